@@ -1,0 +1,128 @@
+"""The one error tree of Bot4, split by what the caller can do about an error.
+
+::
+
+    Bot4Error
+    ├── TransientError            retry later: the world may be different
+    │   ├── VenueTimeoutError
+    │   └── DisconnectedError
+    ├── RejectedError             a reason, not a crash: report it and go on
+    │   └── VenueRejectedError
+    ├── InvalidInputError         fix the input: data, order, config
+    │   ├── InvalidDataError      a malformed row or message (names file/row/field/value)
+    │   ├── InvalidOrderError     an order that breaks the instrument's filters
+    │   ├── PrecisionError        a number with more decimals than allowed
+    │   ├── UnknownInstrumentError
+    │   ├── UnknownVenueError
+    │   └── ConfigError           broken config or strategy path (names file and key)
+    └── InternalError             a bug or an impossible state: surfaces loudly in tests
+        ├── InvalidStateTransition   an order event the transition table forbids
+        ├── ImpossibleFillError      overfill, zero fill, fill for another order
+        └── DuplicateFillError       a trade id already applied
+
+Every error carries its context as keyword fields (venue, instrument, field, value, ...),
+rendered after the message so a log line says what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "Bot4Error",
+    "ConfigError",
+    "DisconnectedError",
+    "DuplicateFillError",
+    "ImpossibleFillError",
+    "InternalError",
+    "InvalidDataError",
+    "InvalidInputError",
+    "InvalidOrderError",
+    "InvalidStateTransition",
+    "PrecisionError",
+    "RejectedError",
+    "TransientError",
+    "UnknownInstrumentError",
+    "UnknownVenueError",
+    "VenueRejectedError",
+    "VenueTimeoutError",
+]
+
+
+class Bot4Error(Exception):
+    """Root of every error Bot4 raises on purpose."""
+
+    def __init__(self, message: str, **context: Any) -> None:
+        self.message = message
+        self.context: dict[str, Any] = context
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        if not self.context:
+            return self.message
+        details = ", ".join(f"{key}={value!r}" for key, value in self.context.items())
+        return f"{self.message} ({details})"
+
+
+class TransientError(Bot4Error):
+    """A failure that may go away on retry (timeouts, disconnects)."""
+
+
+class VenueTimeoutError(TransientError):
+    """The venue did not answer in time."""
+
+
+class DisconnectedError(TransientError):
+    """The connection to the venue is down."""
+
+
+class RejectedError(Bot4Error):
+    """A venue or risk said no; carries the reason."""
+
+
+class VenueRejectedError(RejectedError):
+    """The venue rejected a request, with its own reason text and code."""
+
+
+class InvalidInputError(Bot4Error):
+    """Input that can never succeed as given: fix it."""
+
+
+class InvalidDataError(InvalidInputError):
+    """A malformed market-data row or venue message."""
+
+
+class InvalidOrderError(InvalidInputError):
+    """An order that breaks its instrument's filters or its own type's rules."""
+
+
+class PrecisionError(InvalidInputError):
+    """A price or quantity with more decimals than its precision allows."""
+
+
+class UnknownInstrumentError(InvalidInputError):
+    """An instrument id nobody registered."""
+
+
+class UnknownVenueError(InvalidInputError):
+    """A venue nobody registered."""
+
+
+class ConfigError(InvalidInputError):
+    """Broken configuration, naming the file and the key."""
+
+
+class InternalError(Bot4Error):
+    """A state that should be impossible: a bug here or a broken venue."""
+
+
+class InvalidStateTransition(InternalError):
+    """An order event that the transition table does not allow from the current status."""
+
+
+class ImpossibleFillError(InternalError):
+    """A fill that cannot be applied: overfill, non-positive quantity, wrong order."""
+
+
+class DuplicateFillError(InternalError):
+    """A fill whose trade id was already applied to the order."""

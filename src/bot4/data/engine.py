@@ -1,0 +1,83 @@
+"""The data engine: keeps the strategies' order books and fans market data out on the bus.
+
+Topics: ``data.trades.<id>``, ``data.quotes.<id>``, ``data.bars.<bar type>`` and
+``data.book.<id>`` (the book after a snapshot or a batch of deltas). Topic strings are built
+once per instrument, not per event.
+"""
+
+from __future__ import annotations
+
+from bot4.core.bus import MessageBus
+from bot4.core.errors import UnknownInstrumentError
+from bot4.core.ids import InstrumentId
+from bot4.model.book import OrderBook
+from bot4.model.data import (
+    Bar,
+    BookDelta,
+    BookDeltas,
+    BookSnapshot,
+    MarketData,
+    QuoteTick,
+    TradeTick,
+)
+from bot4.model.instrument import Instrument
+from bot4.portfolio.portfolio import Portfolio
+
+__all__ = ["DataEngine"]
+
+
+class _Topics:
+    __slots__ = ("book", "quotes", "trades")
+
+    def __init__(self, instrument_id: InstrumentId) -> None:
+        self.trades = f"data.trades.{instrument_id}"
+        self.quotes = f"data.quotes.{instrument_id}"
+        self.book = f"data.book.{instrument_id}"
+
+
+class DataEngine:
+    """Books per instrument and publication of market data, in arrival order."""
+
+    def __init__(self, bus: MessageBus, portfolio: Portfolio | None = None) -> None:
+        self._bus = bus
+        self._portfolio = portfolio
+        self._books: dict[InstrumentId, OrderBook] = {}
+        self._topics: dict[InstrumentId, _Topics] = {}
+        self.processed = 0
+
+    def add_instrument(self, instrument: Instrument) -> None:
+        self._books[instrument.id] = OrderBook(instrument.id, instrument.price_precision, instrument.size_precision)
+        self._topics[instrument.id] = _Topics(instrument.id)
+
+    def book(self, instrument_id: InstrumentId) -> OrderBook | None:
+        return self._books.get(instrument_id)
+
+    def process(self, data: MarketData) -> None:
+        """Update state from one event and publish it; unknown instruments raise."""
+        topics = self._topics.get(data.instrument_id)
+        if topics is None:
+            raise UnknownInstrumentError("market data for an unregistered instrument", instrument=str(data.instrument_id))
+        self.processed += 1
+        bus = self._bus
+        portfolio = self._portfolio
+        if type(data) is TradeTick:
+            if portfolio is not None:
+                portfolio.update_mark(data.instrument_id, data.price.raw)
+            bus.publish(topics.trades, data)
+        elif type(data) is QuoteTick:
+            if portfolio is not None:
+                portfolio.update_mark(data.instrument_id, (data.bid_price.raw + data.ask_price.raw) // 2)
+            bus.publish(topics.quotes, data)
+        elif type(data) is BookDeltas or type(data) is BookDelta or type(data) is BookSnapshot:
+            book = self._books[data.instrument_id]
+            if type(data) is BookDeltas:
+                book.apply_deltas(data)
+            elif type(data) is BookSnapshot:
+                book.apply_snapshot(data)
+            else:
+                book.apply_delta(data)
+            bus.publish(topics.book, book)
+        elif type(data) is Bar:
+            if portfolio is not None:
+                portfolio.update_mark(data.instrument_id, data.close.raw)
+            bus.publish(f"data.bars.{data.bar_type}", data)
