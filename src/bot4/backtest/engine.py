@@ -191,12 +191,18 @@ class BacktestEngine:
             self.execution.process(venue.account_state())
 
     def _fire_timers(self, to_ns: int) -> None:
-        for event, handler in self._clock.advance_time(to_ns):
-            self._clock.set_time(event.ts_event)
+        """Fire timers due by ``to_ns``, each with the clock at its own due time.
+
+        Stepping one due time at a time also catches timers that handlers set on the way.
+        """
+        clock = self._clock
+        due = clock.next_due_ns()
+        while due is not None and due <= to_ns:
             for venue in self._venues.values():
-                venue.advance_time(event.ts_event)
-            handler(event)
-        self._clock.set_time(to_ns)
+                venue.advance_time(due)
+            for event, handler in clock.advance_time(due):
+                handler(event)
+            due = clock.next_due_ns()
 
     def _equity_currency(self) -> Currency:
         code = self.config.base_currency

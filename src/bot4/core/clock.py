@@ -113,6 +113,9 @@ class Clock:
             timer = self._timers.get(name)
             if timer is None or timer.next_ns != due:
                 continue  # cancelled or rescheduled: a stale heap entry
+            if timer.stop_ns is not None and due > timer.stop_ns:
+                del self._timers[name]  # its first due time was already past its stop time
+                continue
             fired.append((TimeEvent(name, due, to_ns), timer.callback))
             if timer.interval_ns and (timer.stop_ns is None or due + timer.interval_ns <= timer.stop_ns):
                 timer.next_ns = due + timer.interval_ns
@@ -133,14 +136,16 @@ class TestClock(Clock):
         return self._now
 
     def set_time(self, to_ns: int) -> None:
-        """Jump to ``to_ns`` without firing timers (used to seed a run)."""
+        """Jump to ``to_ns`` without firing timers (used to seed a run and after timers)."""
+        if to_ns < self._now:
+            raise InvalidInputError("simulated time cannot go backwards", now=self._now, to=to_ns)
         self._now = to_ns
 
     def advance_time(self, to_ns: int) -> list[tuple[TimeEvent, TimeEventHandler]]:
         """Move to ``to_ns`` and return the timer events due by then, in time order.
 
-        The caller fires them (``handler(event)``) after setting the clock to each event's
-        ``ts_event`` if it wants handlers to see their own due time.
+        The caller fires them (``handler(event)``). To let each handler see its own due time,
+        advance to ``next_due_ns()`` one step at a time, as the backtest engine does.
         """
         if to_ns < self._now:
             raise InvalidInputError("simulated time cannot go backwards", now=self._now, to=to_ns)

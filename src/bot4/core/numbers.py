@@ -16,8 +16,8 @@ silently rounded. Rounding on purpose is the instrument's job (``Instrument.roun
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Union
+import re
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import msgspec
 
@@ -37,9 +37,11 @@ __all__ = [
 FIXED_PRECISION = 9
 FIXED_SCALAR: int = 10**FIXED_PRECISION
 
-Numeric = Union[str, int, float, Decimal]
+Numeric = str | int | float | Decimal
 
 _POW10: list[int] = [10**i for i in range(FIXED_PRECISION + 1)]
+_PLAIN = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)\Z")
+_EXPONENT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]{1,4}\Z")
 
 
 def to_raw(value: Numeric, precision: int | None = None) -> tuple[int, int]:
@@ -54,7 +56,8 @@ def to_raw(value: Numeric, precision: int | None = None) -> tuple[int, int]:
     elif isinstance(value, bool):
         raise InvalidInputError("expected a decimal number, found a bool", value=value)
     elif isinstance(value, int):
-        return value * FIXED_SCALAR, 0
+        raw = value * FIXED_SCALAR
+        return raw, _checked(raw, precision, str(value), 0)
     elif isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise InvalidInputError("expected a finite number", value=value)
@@ -66,45 +69,43 @@ def to_raw(value: Numeric, precision: int | None = None) -> tuple[int, int]:
     else:
         raise InvalidInputError("expected a decimal number", value=value)
     if "e" in text or "E" in text:
-        try:
-            dec = Decimal(text)
-        except InvalidOperation:
-            raise InvalidInputError("expected a decimal number", value=value) from None
-        if not dec.is_finite():
-            raise InvalidInputError("expected a finite number", value=value)
+        if not _EXPONENT.match(text):
+            raise InvalidInputError("expected a decimal number", value=value)
+        dec = Decimal(text)
+        exponent = dec.as_tuple().exponent
+        if dec.is_zero() and isinstance(exponent, int) and exponent > 0:
+            dec = Decimal(0)
+        elif abs(dec.adjusted()) > 30 or (isinstance(exponent, int) and exponent < -30):
+            raise InvalidInputError("number is out of range", value=value)
         text = format(dec, "f")
+    if not _PLAIN.match(text):
+        raise InvalidInputError("expected a decimal number", value=value)
     dot = text.find(".")
-    try:
-        if dot < 0:
-            raw = int(text) * FIXED_SCALAR
-            decimals = 0
-        else:
-            frac = text[dot + 1 :]
-            decimals = len(frac)
-            if decimals > FIXED_PRECISION:
-                stripped = frac.rstrip("0")
-                if len(stripped) > FIXED_PRECISION:
-                    raise PrecisionError(
-                        f"more than {FIXED_PRECISION} decimals", value=text
-                    )
-                frac = stripped
-                decimals = FIXED_PRECISION
-                text = text[: dot + 1] + frac
-            whole = text[:dot]
-            if whole in ("", "-", "+"):
-                whole += "0"
-            if not frac.isdigit() and frac != "":
-                raise ValueError(text)
-            if "_" in whole:
-                raise ValueError(text)
-            raw = int(whole + frac) * _POW10[FIXED_PRECISION - len(frac)]
-    except ValueError:
-        raise InvalidInputError("expected a decimal number", value=value) from None
-    if precision is not None and raw % _POW10[FIXED_PRECISION - precision] != 0:
-        raise PrecisionError(
-            f"value has more than {precision} decimals", value=text, precision=precision
-        )
-    return raw, decimals
+    if dot < 0:
+        return int(text) * FIXED_SCALAR, _checked(int(text) * FIXED_SCALAR, precision, text, 0)
+    frac = text[dot + 1 :]
+    decimals = len(frac)
+    if decimals > FIXED_PRECISION:
+        stripped = frac.rstrip("0")
+        if len(stripped) > FIXED_PRECISION:
+            raise PrecisionError(f"more than {FIXED_PRECISION} decimals", value=text)
+        frac = stripped
+        decimals = FIXED_PRECISION
+    whole = text[:dot]
+    if whole in ("", "-", "+"):
+        whole += "0"
+    raw = int(whole + frac) * _POW10[FIXED_PRECISION - len(frac)]
+    return raw, _checked(raw, precision, text, decimals)
+
+
+def _checked(raw: int, precision: int | None, text: str, decimals: int) -> int:
+    if precision is None:
+        return decimals
+    if not 0 <= precision <= FIXED_PRECISION:
+        raise PrecisionError(f"precision must be within 0..{FIXED_PRECISION}", precision=precision)
+    if raw % _POW10[FIXED_PRECISION - precision] != 0:
+        raise PrecisionError(f"value has more than {precision} decimals", value=text, precision=precision)
+    return decimals
 
 
 def _check_precision(precision: int) -> None:
@@ -217,6 +218,11 @@ class Currency(msgspec.Struct, frozen=True, gc=False):
 
     code: str
     precision: int
+
+    def __post_init__(self) -> None:
+        _check_precision(self.precision)
+        if not self.code or not self.code.isalnum():
+            raise InvalidInputError("currency code must be alphanumeric", code=self.code)
 
     def __str__(self) -> str:
         return self.code

@@ -68,14 +68,17 @@ class DataEngine:
             if portfolio is not None:
                 portfolio.update_mark(data.instrument_id, (data.bid_price.raw + data.ask_price.raw) // 2)
             bus.publish(topics.quotes, data)
-        elif type(data) is BookDeltas or type(data) is BookDelta or type(data) is BookSnapshot:
+        elif type(data) is BookDeltas:
             book = self._books[data.instrument_id]
-            if type(data) is BookDeltas:
-                book.apply_deltas(data)
-            elif type(data) is BookSnapshot:
-                book.apply_snapshot(data)
-            else:
-                book.apply_delta(data)
+            book.apply_deltas(data)
+            bus.publish(topics.book, book)
+        elif type(data) is BookSnapshot:
+            book = self._books[data.instrument_id]
+            book.apply_snapshot(data)
+            bus.publish(topics.book, book)
+        elif type(data) is BookDelta:
+            book = self._books[data.instrument_id]
+            book.apply_delta(data)
             bus.publish(topics.book, book)
         elif type(data) is Bar:
             if portfolio is not None:

@@ -108,3 +108,7 @@ def _check(account_id: AccountId, account_type: AccountType, balance: AccountBal
         raise InvalidDataError(
             "a cash account cannot hold a negative balance", account=str(account_id), total=str(total)
         )
+    if account_type is AccountType.CASH and free.raw < 0:
+        raise InvalidDataError(
+            "a cash account cannot lock more than it holds", account=str(account_id), free=str(free)
+        )

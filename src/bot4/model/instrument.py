@@ -105,8 +105,8 @@ class Instrument(msgspec.Struct, frozen=True, gc=False, kw_only=True):
             min_notional=opt(min_notional),
             min_price=opt(min_price),
             max_price=opt(max_price),
-            maker_fee=Decimal(maker_fee),
-            taker_fee=Decimal(taker_fee),
+            maker_fee=_fee(maker_fee, "maker_fee", instrument_id),
+            taker_fee=_fee(taker_fee, "taker_fee", instrument_id),
         )
 
     @property
@@ -154,7 +154,7 @@ class Instrument(msgspec.Struct, frozen=True, gc=False, kw_only=True):
         return Quantity(steps * self.step_size, self.size_precision)
 
     def notional_raw(self, price_raw: int, qty_raw: int) -> int:
-        """Price x quantity in raw quote units, truncated toward zero at 1e-9."""
+        """Price x quantity in raw quote units, floored at 1e-9 (prices are positive)."""
         return price_raw * qty_raw // FIXED_SCALAR
 
     def notional(self, price: Price, qty: Quantity) -> Money:
@@ -205,6 +205,18 @@ class Instrument(msgspec.Struct, frozen=True, gc=False, kw_only=True):
 
     def __str__(self) -> str:
         return str(self.id)
+
+
+def _fee(value: str, name: str, instrument_id: InstrumentId) -> Decimal:
+    raw, _ = to_raw(value)
+    rate = Decimal(raw).scaleb(-FIXED_PRECISION)
+    if not Decimal("-0.01") <= rate <= Decimal("0.1"):
+        raise InvalidOrderError(
+            f"{name} must be a rate between -0.01 and 0.1 (e.g. 0.001 for 0.1%)",
+            instrument=str(instrument_id),
+            value=value,
+        )
+    return rate.normalize()
 
 
 def _decimals_of(raw: int) -> int:

@@ -320,8 +320,12 @@ class Order:
                 order=str(self.client_order_id),
                 event_order=str(event.client_order_id),
             )
-        if isinstance(event, OrderFilled):
-            self._check_fill(event)
+        if isinstance(event, OrderFilled) and event.trade_id in self._trade_ids:
+            raise DuplicateFillError(
+                "trade already applied to this order",
+                order=str(self.client_order_id),
+                trade_id=str(event.trade_id),
+            )
         kind = self._kind_of(event)
         new_status = TRANSITIONS.get((self.status, kind))
         if new_status is None:
@@ -330,6 +334,15 @@ class Order:
                 order=str(self.client_order_id),
                 status=self.status.value,
                 event=kind.value,
+            )
+        if isinstance(event, OrderFilled):
+            self._check_fill(event)
+        elif isinstance(event, OrderUpdated) and event.quantity.raw < self.filled_raw:
+            raise InvalidStateTransition(
+                "update would leave the quantity below what has filled",
+                order=str(self.client_order_id),
+                quantity=str(event.quantity),
+                filled_qty=str(self.filled_qty),
             )
         if isinstance(event, OrderFilled):
             self._fill(event)
@@ -366,12 +379,6 @@ class Order:
         return event.kind
 
     def _check_fill(self, fill: OrderFilled) -> None:
-        if fill.trade_id in self._trade_ids:
-            raise DuplicateFillError(
-                "trade already applied to this order",
-                order=str(self.client_order_id),
-                trade_id=str(fill.trade_id),
-            )
         if fill.last_qty.raw <= 0:
             raise ImpossibleFillError(
                 "fill quantity must be positive", order=str(self.client_order_id), last_qty=str(fill.last_qty)

@@ -155,6 +155,7 @@ class Position:
                 last_qty=str(fill.last_qty),
                 last_px=str(fill.last_px),
             )
+        fee = self._fee_in_quote(fill)  # may raise: before any state changes
         signed_fill = qty * fill.order_side.sign
         before = self.signed_raw
         if before == 0 or (before > 0) == (signed_fill > 0):
@@ -176,7 +177,7 @@ class Position:
             elif qty == abs(before):
                 self._avg_open = Fraction(0)
         self.signed_raw = before + signed_fill
-        self._fees += self._fee_in_quote(fill)
+        self._fees += fee
         self.fill_count += 1
         self.ts_last = fill.ts_event
         self.last_px = fill.last_px

@@ -1,0 +1,33 @@
+"""The scenarios of ``bot4 bench``, in the order they run.
+
+Each entry names a function ``run(options) -> list[ScenarioResult]`` by ``module:function``;
+the module is imported only when its scenario runs, so a scenario whose dependencies are
+missing fails alone (reported with its error) instead of breaking the whole suite.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from bot4.bench.harness import BenchOptions, ScenarioResult
+
+__all__ = ["SCENARIOS", "ScenarioRunner", "resolve"]
+
+ScenarioRunner = Callable[[BenchOptions], list[ScenarioResult]]
+
+SCENARIOS: dict[str, str] = {
+    "book_delta": "bot4.bench.scenarios.book_delta:run_book_delta",
+    "book_delta_real": "bot4.bench.scenarios.book_delta_real:run_book_delta_real",
+    "backtest_trades_no_orders": "bot4.bench.scenarios.backtest_trades:run_backtest_trades_no_orders",
+    "backtest_trades": "bot4.bench.scenarios.backtest_trades:run_backtest_trades",
+    "backtest_memory": "bot4.bench.scenarios.backtest_memory:run_backtest_memory",
+    "backtest_sample": "bot4.bench.scenarios.backtest_sample:run_backtest_sample",
+}
+
+
+def resolve(name: str) -> ScenarioRunner:
+    """Import and return the run function of scenario ``name`` (a key of ``SCENARIOS``)."""
+    module_name, _, function = SCENARIOS[name].partition(":")
+    runner: ScenarioRunner = getattr(importlib.import_module(module_name), function)
+    return runner
