@@ -8,7 +8,7 @@
     bot4 --version
 
 Exit codes: 0 success; 2 usage, config or input error (one ``error: ...`` line on stderr, no
-traceback); 1 the strategy raised (its traceback is logged, then ``error: ...``).
+traceback); 1 the strategy raised (its traceback is logged, then ``error: ...``); 130 Ctrl-C.
 
 How ``backtest`` combines its inputs:
 
@@ -35,7 +35,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot4 import __version__
 from bot4.core.errors import ConfigError, InvalidInputError
@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # the backtest stack is imported when the command runs, not f
     from bot4.backtest.result import BacktestResult, FillRecord
     from bot4.backtest.runner import LoadedData
     from bot4.core.ids import InstrumentId
+    from bot4.strategy.strategy import Strategy
 
 __all__ = ["main"]
 
@@ -148,100 +149,107 @@ def _backtest(args: argparse.Namespace) -> int:
     except InvalidInputError as exc:  # config, strategy spec, data file, ids: fix the input
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
 
 
 def _run_backtest(args: argparse.Namespace) -> int:
-    from bot4.backtest.config import DataSpec, load_backtest_config, strategy_spec
+    from bot4.backtest.config import load_backtest_config
     from bot4.backtest.report import write_report
-    from bot4.backtest.runner import (
-        SAMPLE_DATA_FILE,
-        build_engine,
-        load_data,
-        price_series,
-        sample_config_path,
-        sample_data_dir,
-    )
-    from bot4.model.data import BarType
-    from bot4.strategy.loader import build_strategy, strategy_label
+    from bot4.backtest.runner import build_engine, load_data, price_series, sample_config_path
 
     out: TextIO = sys.stdout
     quiet: bool = args.quiet
     config_path: Path = args.config if args.config is not None else sample_config_path()
     spec = load_backtest_config(config_path)
     config_file = str(config_path)
-
-    # Data: --data overrides the config's [[data]].
-    entries = list(spec.data)
-    if args.data is None:
-        if args.instrument or args.bar_type:
-            raise ConfigError("--instrument and --bar-type describe --data PATH; pass --data too")
-        if not entries:
-            raise ConfigError("no market data: pass --data PATH (or --data sample), or add [[data]] "
-                              "to the config", file=config_file)
-    else:
-        is_sample = args.data == "sample"
-        path = sample_data_dir() / SAMPLE_DATA_FILE if is_sample else Path(args.data).expanduser()
-        if not path.is_file():
-            raise ConfigError("data file not found", key="--data", found=str(path))
-        instrument_id = _pick_instrument(args.instrument, spec, config_file)
-        bar_type = None
-        if args.bar_type:
-            try:
-                bar_type = BarType.from_str(args.bar_type)
-            except InvalidInputError as exc:
-                raise ConfigError(exc.message, key="--bar-type", found=args.bar_type) from None
-            if bar_type.instrument_id != instrument_id:
-                raise ConfigError("--bar-type is for another instrument", key="--bar-type",
-                                  expected=str(instrument_id), found=str(bar_type.instrument_id))
-        entries = [DataSpec(path=path, instrument_id=instrument_id, bar_type=bar_type, key="--data")]
-
-    # Strategy: --strategy overrides the config's [strategy]; its table applies to the same class.
-    if args.strategy is not None:
-        chosen = strategy_spec(args.strategy, None, key="--strategy")
-        table = {}
-        if spec.strategy is not None and spec.strategy.cls is chosen.cls:
-            table = spec.strategy.table
-        strategy = build_strategy(chosen.cls, table, file=config_file if table else None)
-        label = strategy_label(args.strategy)
-    elif spec.strategy is not None:
-        strategy = build_strategy(spec.strategy.cls, spec.strategy.table, file=config_file)
-        label = strategy_label(spec.strategy.name)
-    else:
-        raise ConfigError("no strategy: pass --strategy NAME or add a [strategy] table", file=config_file)
+    entries = _data_entries(args, spec, config_file)
+    strategy, label = _strategy(args, spec, config_file)
 
     status = _Status(sys.stderr, enabled=not quiet)
     started = time.perf_counter()
-    status.show("loading market data ...")
-    loaded = load_data(spec, entries)
-    load_s = time.perf_counter() - started
-    engine = build_engine(spec, strategy, loaded)
-
-    run_started = time.perf_counter()
-    progress = _Progress(status)
-    result = engine.run(progress=progress, progress_every=5_000)
-    run_s = time.perf_counter() - run_started
-    status.clear()
+    try:
+        status.show("loading market data ...")
+        loaded = load_data(spec, entries)
+        load_s = time.perf_counter() - started
+        engine = build_engine(spec, strategy, loaded)
+        run_started = time.perf_counter()
+        result = engine.run(progress=_Progress(status), progress_every=5_000)
+        run_s = time.perf_counter() - run_started
+    finally:
+        status.clear()
 
     out_dir: Path = args.out if args.out is not None else Path("bot4-out") / f"backtest-{_safe(label)}"
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "result.json"
     result.write_json(json_path)
     focus = _focus_instrument(result.fills, entries)
+    prices: list[tuple[int, float]] = []
+    if focus is not None:
+        for item in loaded:
+            if item.spec.instrument_id == focus:
+                prices += price_series(item.result.events, focus)
+        prices.sort(key=lambda p: p[0])  # several files of one instrument: stable, so deterministic
     title = f"Backtest: {label} on {', '.join(result.instruments)}"
-    prices = [] if focus is None else price_series(
-        [e for item in loaded if item.spec.instrument_id == focus for e in item.result.events], focus)
     report_path = write_report(result, out_dir / "report.html", title, prices)
     total_s = time.perf_counter() - started
 
     if not quiet:
         _print_summary(out, label, result, loaded)
-    print(f"result  {json_path}", file=out)
-    print(f"report  {report_path}", file=out)
+    print(f"result  {json_path.resolve()}", file=out)
+    print(f"report  {report_path.resolve()}", file=out)
     if not quiet:
         rate = result.events / run_s if run_s > 0 else 0.0
         print(f"\nloaded data in {load_s:.2f} s; ran {result.events:,} events in {run_s:.2f} s "
               f"({rate:,.0f} events/s); {total_s:.2f} s in all", file=out)
     return 0
+
+
+def _data_entries(args: argparse.Namespace, spec: BacktestSpec, config_file: str) -> list[DataSpec]:
+    """The config's [[data]], or ``--data`` (a path or the bundled sample) instead."""
+    from bot4.backtest.config import DataSpec
+    from bot4.backtest.runner import SAMPLE_DATA_FILE, sample_data_dir
+    from bot4.model.data import BarType
+
+    if args.data is None:
+        if args.instrument or args.bar_type:
+            raise ConfigError("--instrument and --bar-type describe --data PATH; pass --data too")
+        if not spec.data:
+            raise ConfigError("no market data: pass --data PATH (or --data sample), or add [[data]] "
+                              "to the config", file=config_file)
+        return list(spec.data)
+    path = sample_data_dir() / SAMPLE_DATA_FILE if args.data == "sample" else Path(args.data).expanduser()
+    if not path.is_file():
+        raise ConfigError("data file not found", key="--data", found=str(path))
+    instrument_id = _pick_instrument(args.instrument, spec, config_file)
+    bar_type = None
+    if args.bar_type:
+        try:
+            bar_type = BarType.from_str(args.bar_type)
+        except InvalidInputError as exc:
+            raise ConfigError(exc.message, key="--bar-type", found=args.bar_type) from None
+        if bar_type.instrument_id != instrument_id:
+            raise ConfigError("--bar-type is for another instrument", key="--bar-type",
+                              expected=str(instrument_id), found=str(bar_type.instrument_id))
+    return [DataSpec(path=path, instrument_id=instrument_id, bar_type=bar_type, key="--data")]
+
+
+def _strategy(args: argparse.Namespace, spec: BacktestSpec, config_file: str) -> tuple[Strategy, str]:
+    """Build ``--strategy`` (with the config's table when it names the same class) or the config's."""
+    from bot4.strategy.loader import build_strategy, load_strategy_class, strategy_label
+
+    if args.strategy is not None:
+        cls = load_strategy_class(args.strategy)
+        table: dict[str, Any] = {}
+        if spec.strategy is not None and spec.strategy.cls is cls:
+            table = spec.strategy.table
+        strategy = build_strategy(cls, table, file=config_file if table else None)
+        return strategy, strategy_label(args.strategy)
+    if spec.strategy is not None:
+        strategy = build_strategy(spec.strategy.cls, spec.strategy.table, file=config_file)
+        return strategy, strategy_label(spec.strategy.name)
+    raise ConfigError("no strategy: pass --strategy NAME or add a [strategy] table", file=config_file)
 
 
 def _pick_instrument(given: str | None, spec: BacktestSpec, config_file: str) -> InstrumentId:

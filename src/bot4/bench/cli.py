@@ -20,6 +20,7 @@ raised (its error is in the output and the others still run); 2 a usage error.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import platform
 import sys
@@ -35,6 +36,8 @@ from bot4.bench.scenarios import SCENARIOS, resolve
 
 __all__ = ["format_result", "main", "run"]
 
+logger = logging.getLogger("bot4.bench")
+
 
 def run(names: Sequence[str], options: BenchOptions, progress: TextIO | None = None) -> list[ScenarioResult]:
     """Run the named scenarios in suite order; a scenario that raises becomes an error result."""
@@ -46,7 +49,8 @@ def run(names: Sequence[str], options: BenchOptions, progress: TextIO | None = N
         started = time.perf_counter()
         try:
             produced = resolve(name)(options)
-        except Exception as exc:  # the suite's task boundary: report the scenario, run the rest
+        except Exception as exc:  # the suite's task boundary: log, report the scenario, run the rest
+            logger.exception("scenario %s raised", name)
             produced = [ScenarioResult(name=name, description="(raised)", quick=options.quick,
                                        error=f"{type(exc).__name__}: {exc}",
                                        extra={"traceback": traceback.format_exc().splitlines()[-6:]})]

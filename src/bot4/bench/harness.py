@@ -19,10 +19,13 @@ times over. The conventions every scenario follows:
   ``alloc_bytes_per_op`` / ``alloc_blocks_per_op`` are what the operations *kept*: bytes and
   blocks allocated during the pass and still alive after it (and after ``gc.collect()``),
   divided by the operation count (about 0 for a book in steady state; positive where the engine
-  stores orders and events). ``peak_bytes_per_op`` is
-  the mean high-water mark *inside* one operation above the memory held before it, sampled
-  over single operations: the transient working memory (temporaries that are freed again).
-  tracemalloc cannot count the total bytes churned, only these two.
+  stores orders and events). ``peak_bytes_per_op`` is the mean high-water mark *inside* one
+  operation above the memory held before it, sampled over single operations: the transient
+  working memory (temporaries that are freed again). tracemalloc cannot count the total bytes
+  churned, only these two. Whole-run scenarios report only the kept figures, over a shorter
+  prefix of their workload.
+- **Whole runs** (the backtests): one ``engine.run()`` timed with ``perf_counter_ns`` and with
+  ``process_time_ns``; ticks/s is ticks over the wall time, ``cpu_ops_per_s`` over CPU time.
 - **Peak RSS** (``peak_rss_mb``): ``resource.getrusage(RUSAGE_SELF).ru_maxrss``, the process's
   high-water mark so far; it never goes down, so the figure of a later scenario includes the
   earlier ones. ``backtest_memory`` runs its workload in a fresh interpreter for that reason,

@@ -24,6 +24,7 @@ __all__ = [
     "TRADES_SEED",
     "BookWorkload",
     "book_workload",
+    "iter_chunks",
     "trade_ticks",
 ]
 

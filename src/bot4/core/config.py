@@ -120,6 +120,7 @@ _MISSING: Any = object()
 def _path_parts(path: str) -> list[str | int]:
     """``$.a[0].b[...]`` -> ``["a", 0, "b", "..."]``."""
     parts: list[str | int] = []
+    path = path.replace("[...]", "[*]")  # a dict value; its key is not in the message
     for piece in path.lstrip("$").split("."):
         if not piece:
             continue
@@ -128,7 +129,7 @@ def _path_parts(path: str) -> list[str | int]:
             parts.append(name)
         while rest:
             index, _, rest = rest.partition("]")
-            parts.append(int(index) if index.isdigit() else index)
+            parts.append(int(index) if index.isdigit() else "...")
             rest = rest.lstrip("[")
     return parts
 

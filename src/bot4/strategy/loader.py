@@ -46,6 +46,11 @@ def load_strategy_class(spec: str, base_dir: Path | None = None) -> type[Strateg
     if example is not None:
         return example
     where, colon, class_name = spec.rpartition(":")
+    if not colon and (_is_file(spec) or "." in spec):
+        raise ConfigError(
+            "name the class after a colon: 'path/to/file.py:Class' or 'package.module:Class'",
+            spec=spec,
+        )
     if not colon or not where or not class_name:
         raise ConfigError(
             "unknown strategy: expected " + _FORMS.format(examples=", ".join(sorted(EXAMPLES))),
@@ -113,14 +118,14 @@ def _import_file(spec: str, where: str, base_dir: Path | None) -> ModuleType:
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     if not path.is_file():
-        raise ConfigError("strategy file not found", spec=spec, file=str(path))
+        raise ConfigError("strategy file not found", spec=spec, path=str(path))
     resolved = path.resolve()
     digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:10]
     stem = "".join(c if c.isalnum() else "_" for c in resolved.stem)
     name = f"bot4_user_strategy_{stem}_{digest}_{next(_module_seq)}"
     module_spec = importlib.util.spec_from_file_location(name, resolved)
     if module_spec is None or module_spec.loader is None:
-        raise ConfigError("cannot import strategy file as Python", spec=spec, file=str(resolved))
+        raise ConfigError("cannot import strategy file as Python", spec=spec, path=str(resolved))
     module = importlib.util.module_from_spec(module_spec)
     # Registered before running so msgspec/dataclasses can resolve the module's annotations.
     sys.modules[name] = module
@@ -128,11 +133,11 @@ def _import_file(spec: str, where: str, base_dir: Path | None) -> ModuleType:
         module_spec.loader.exec_module(module)
     except SyntaxError as exc:
         sys.modules.pop(name, None)
-        raise ConfigError("syntax error in strategy file", spec=spec, file=str(resolved),
+        raise ConfigError("syntax error in strategy file", spec=spec, path=str(resolved),
                           line=exc.lineno, error=exc.msg) from None
     except Exception as exc:  # user code boundary: importing their file ran their code
         sys.modules.pop(name, None)
-        raise ConfigError("strategy file raised while being imported", spec=spec, file=str(resolved),
+        raise ConfigError("strategy file raised while being imported", spec=spec, path=str(resolved),
                           error=repr(exc)) from exc
     return module
 
@@ -147,7 +152,7 @@ def _import_module(spec: str, module_name: str) -> ModuleType:
         raise ConfigError("strategy module imports a module that is not installed", spec=spec,
                           module=module_name, missing=exc.name) from None
     except SyntaxError as exc:
-        raise ConfigError("syntax error in strategy module", spec=spec, file=exc.filename,
+        raise ConfigError("syntax error in strategy module", spec=spec, path=exc.filename,
                           line=exc.lineno, error=exc.msg) from None
     except Exception as exc:  # user code boundary: importing their module ran their code
         raise ConfigError("strategy module raised while being imported", spec=spec,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import os
@@ -13,6 +14,8 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import bot4.backtest.loaders as loaders
 from bot4.backtest.loaders import (
@@ -30,10 +33,10 @@ from bot4.backtest.loaders import (
 from bot4.core.errors import InvalidDataError, InvalidInputError
 from bot4.core.ids import InstrumentId, TradeId
 from bot4.core.numbers import Currency, Price, Quantity
+from bot4.model.book import OrderBook
 from bot4.model.data import (
     Bar,
     BarType,
-    BookDelta,
     BookDeltas,
     BookLevel,
     BookSnapshot,
@@ -253,20 +256,8 @@ def test_binance_spot_book_matches_every_book_ticker_at_the_same_update_id(spot:
     assert compared > 300
 
 
-def _order_book_deletes_the_wrong_ask(book_type: type) -> bool:
-    book = book_type(BTCUSDT.id, 2, 5)
-    asks = [BookLevel(px("10"), qty("1")), BookLevel(px("11"), qty("1"))]
-    book.apply_snapshot(BookSnapshot(BTCUSDT.id, [], asks, 1, 0, 0))
-    delete = BookDelta(BTCUSDT.id, BookAction.DELETE, OrderSide.SELL, px("11"), qty("0"), 2, 0, 0)
-    book.apply_deltas(BookDeltas(BTCUSDT.id, [delete], 2, 2, 0, 0))
-    return bool(book.best_ask_raw() != px("10").raw)
-
-
 def test_binance_spot_events_drive_the_model_order_book(spot: LoadResult) -> None:
-    book_module = pytest.importorskip("bot4.model.book")
-    book = book_module.OrderBook(BTCUSDT.id, BTCUSDT.price_precision, BTCUSDT.size_precision)
-    if _order_book_deletes_the_wrong_ask(book_module.OrderBook):
-        pytest.xfail("OrderBook.apply_deltas removes the wrong ask key on DELETE (bisects +price in the negated keys)")
+    book = OrderBook(BTCUSDT.id, BTCUSDT.price_precision, BTCUSDT.size_precision)
     reference = _ReferenceBook()
     for event in spot.events:
         if isinstance(event, BookSnapshot):
@@ -432,6 +423,45 @@ def test_binance_snapshot_mid_stream_older_than_the_book_is_dropped(tmp_path: Pa
     assert [type(e) for e in result.events] == [BookSnapshot, BookDeltas, BookDeltas, BookDeltas]
     assert result.report.dropped == {"stale_snapshot": 1}
     assert result.report.gaps == 0
+
+
+def test_binance_truncated_gzip_keeps_the_lines_before_the_damage(tmp_path: Path) -> None:
+    data = gzip.compress("".join(_spot_excerpt(400)[10:]).encode())  # after the 64 kB snapshot
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(data[: len(data) * 8 // 10])
+    result = load_binance_jsonl(path, BTCUSDT)
+    assert 100 < result.report.rows < 390
+    last = result.report.errors[-1]
+    assert last.context["field"] == "file" and "truncated" in str(last)
+    assert_accounted(result)
+
+
+_JSON_PIECES = st.sampled_from([
+    TRADE, _diff(1, 2), '{"lastUpdateId":3,"bids":[["1.00","1"]],"asks":[]}', '{"e":"trade"}',
+    '{"stream":"x","data":[]}', '{"u":1,"s":"BTCUSDT","b":"1","B":"1","a":"2","A":"x"}', "[1,2]",
+    '{"e":"depthUpdate","U":5,"u":4,"E":1,"b":[],"a":[]}', '{"result":null,"id":1}', "",
+])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 2**64)), st.one_of(_JSON_PIECES, st.text())), max_size=20))
+def test_binance_loader_never_raises_on_any_line(tmp_path: Path, lines: list[tuple[int | None, str]]) -> None:
+    path = tmp_path / "fuzz.jsonl"
+    text = "\n".join(piece if ts is None else f"{ts} {piece}" for ts, piece in lines)
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    result = load_binance_jsonl(path, BTCUSDT)
+    assert_accounted(result)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(st.one_of(st.text(max_size=8), st.sampled_from(["1", "1.5", "-1", "BUYER", "1e3", ""])), max_size=6), max_size=20))
+def test_trades_csv_loader_never_raises_on_any_row(tmp_path: Path, rows: list[list[str]]) -> None:
+    path = tmp_path / "fuzz.csv"
+    with path.open("w", newline="", encoding="utf-8", errors="surrogatepass") as file:
+        file.write(TRADES_HEADER)
+        csv.writer(file).writerows(rows)
+    result = load_trades_csv(path, BTCUSDT)
+    assert_accounted(result)
 
 
 # -- trade tables ----------------------------------------------------------------------------
@@ -692,9 +722,9 @@ def test_bars_parquet_with_date_column_and_csv_with_iso_dates(tmp_path: Path) ->
     pq.write_table(table, parquet)
     arrow = tmp_path / "bars.feather"
     feather.write_feather(table, arrow)
-    csv = tmp_path / "bars.csv"
-    csv.write_text("date,open,high,low,close,volume\n1970-01-01 00:00:00+00:00,1,2,0.5,1.5,10\n1970-01-01T01:00:00Z,2,3,1.5,2.5,20\n")
-    for path in (parquet, arrow, csv):
+    csv_file = tmp_path / "bars.csv"
+    csv_file.write_text("date,open,high,low,close,volume\n1970-01-01 00:00:00+00:00,1,2,0.5,1.5,10\n1970-01-01T01:00:00Z,2,3,1.5,2.5,20\n")
+    for path in (parquet, arrow, csv_file):
         bars = load_bars(path, bar_type, BTCUSDT).events
         assert [b.ts_event for b in bars] == [3_600 * 10**9, 7_200 * 10**9], path
         assert bars[1] == Bar(bar_type, px("2"), px("3"), px("1.5"), px("2.5"), qty("20"), 7_200 * 10**9, 7_200 * 10**9)

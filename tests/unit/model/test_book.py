@@ -44,7 +44,9 @@ def delta(
     )
 
 
-def snapshot(bids: list[tuple[str, str]], asks: list[tuple[str, str]], sequence: int = 7) -> BookSnapshot:
+def snapshot(
+    bids: list[tuple[str, str]], asks: list[tuple[str, str]], sequence: int = 7
+) -> BookSnapshot:
     return BookSnapshot(
         BTCUSDT,
         [level(p, s) for p, s in bids],
@@ -207,9 +209,7 @@ def test_apply_delta_zero_sequence_keeps_previous_sequence(book: OrderBook) -> N
 
 
 def test_apply_delta_other_instrument_raises_invalid_data(book: OrderBook) -> None:
-    other = BookDelta(
-        ETHUSDT, BookAction.ADD, BUY, Price.of("1", 2), Quantity.of("1", 5), 0, 0, 0
-    )
+    other = BookDelta(ETHUSDT, BookAction.ADD, BUY, Price.of("1", 2), Quantity.of("1", 5), 0, 0, 0)
     with pytest.raises(InvalidDataError) as info:
         book.apply_delta(other)
     assert info.value.context == {"expected": "BTCUSDT.BINANCE", "found": "ETHUSDT.BINANCE"}
@@ -245,6 +245,30 @@ def test_apply_deltas_applies_in_order_and_takes_message_sequence(book: OrderBoo
     assert (book.sequence, book.ts_last, book.update_count) == (12, 777, 6)
 
 
+def test_apply_deltas_removing_inner_levels_keeps_the_others(book: OrderBook) -> None:
+    deltas = BookDeltas(
+        BTCUSDT,
+        [
+            delta(BookAction.DELETE, BUY, "99.90", "2"),
+            delta(BookAction.UPDATE, SELL, "100.20", "0"),
+        ],
+        0,
+        9,
+        1,
+        1,
+    )
+    book.apply_deltas(deltas)
+    assert list(book.levels(BUY)) == [(px("100.00"), qty("1")), (px("99.50"), qty("3"))]
+    assert list(book.levels(SELL)) == [(px("100.10"), qty("1.5")), (px("101.00"), qty("4"))]
+
+
+def test_update_removing_inner_levels_keeps_the_others(book: OrderBook) -> None:
+    book.update(BUY, px("99.90"), 0)
+    book.update(SELL, px("100.20"), 0)
+    assert [p for p, _ in book.levels(BUY)] == [px("100.00"), px("99.50")]
+    assert [p for p, _ in book.levels(SELL)] == [px("100.10"), px("101.00")]
+
+
 def test_apply_deltas_clear_in_the_middle_drops_levels_before_it(book: OrderBook) -> None:
     deltas = BookDeltas(
         BTCUSDT,
@@ -264,7 +288,9 @@ def test_apply_deltas_clear_in_the_middle_drops_levels_before_it(book: OrderBook
 
 
 def test_apply_deltas_negative_size_raises_after_applying_earlier_deltas(book: OrderBook) -> None:
-    bad = BookDelta(BTCUSDT, BookAction.UPDATE, SELL, Price.of("100.30", 2), Quantity(-5, 5), 0, 0, 0)
+    bad = BookDelta(
+        BTCUSDT, BookAction.UPDATE, SELL, Price.of("100.30", 2), Quantity(-5, 5), 0, 0, 0
+    )
     deltas = BookDeltas(BTCUSDT, [delta(BookAction.ADD, BUY, "99.99", "1"), bad], 0, 30, 1, 1)
     with pytest.raises(InvalidDataError) as info:
         book.apply_deltas(deltas)
@@ -290,7 +316,11 @@ def test_apply_deltas_zero_sequence_keeps_previous_sequence(book: OrderBook) -> 
 
 def test_apply_snapshot_sets_levels_sorted_and_counters(book: OrderBook) -> None:
     assert book.depth(BUY, 10) == [level("100.00", "1"), level("99.90", "2"), level("99.50", "3")]
-    assert book.depth(SELL, 10) == [level("100.10", "1.5"), level("100.20", "2.5"), level("101.00", "4")]
+    assert book.depth(SELL, 10) == [
+        level("100.10", "1.5"),
+        level("100.20", "2.5"),
+        level("101.00", "4"),
+    ]
     assert (book.sequence, book.ts_last, book.update_count) == (7, 1_000, 1)
 
 
@@ -340,14 +370,18 @@ def test_apply_quote_zero_size_leaves_that_side_empty() -> None:
 
 
 def test_apply_quote_negative_size_raises_and_keeps_book(book: OrderBook) -> None:
-    bad = QuoteTick(BTCUSDT, Price.of("1", 2), Price.of("2", 2), Quantity(-1, 5), Quantity(1, 5), 0, 0)
+    bad = QuoteTick(
+        BTCUSDT, Price.of("1", 2), Price.of("2", 2), Quantity(-1, 5), Quantity(1, 5), 0, 0
+    )
     with pytest.raises(InvalidDataError):
         book.apply_quote(bad)
     assert book.level_count(BUY) == 3
 
 
 def test_apply_quote_other_instrument_raises(book: OrderBook) -> None:
-    eth = QuoteTick(ETHUSDT, Price.of("1", 2), Price.of("2", 2), Quantity(1, 5), Quantity(1, 5), 0, 0)
+    eth = QuoteTick(
+        ETHUSDT, Price.of("1", 2), Price.of("2", 2), Quantity(1, 5), Quantity(1, 5), 0, 0
+    )
     with pytest.raises(InvalidDataError):
         book.apply_quote(eth)
 

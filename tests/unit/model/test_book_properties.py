@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -159,7 +159,9 @@ def test_book_vwap_lies_between_best_and_worst_level(
 
 actions = st.sampled_from([BookAction.ADD, BookAction.UPDATE, BookAction.DELETE])
 # CLEAR wipes the book, so keep it rare inside batches or books never grow.
-batch_actions = st.sampled_from([*[BookAction.ADD, BookAction.UPDATE, BookAction.DELETE] * 5, BookAction.CLEAR])
+batch_actions = st.sampled_from(
+    [*[BookAction.ADD, BookAction.UPDATE, BookAction.DELETE] * 5, BookAction.CLEAR]
+)
 
 
 def make_delta(action: BookAction, side: OrderSide, price: int, size: int, seq: int) -> BookDelta:
@@ -249,5 +251,11 @@ class BookMachine(RuleBasedStateMachine):
         assert self.book.is_crossed() == (bid is not None and ask is not None and bid >= ask)
 
 
-BookMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=50, deadline=None)
+# No explain phase: on a failure it re-runs the machine for minutes, past pytest's timeout.
+BookMachine.TestCase.settings = settings(
+    max_examples=100,
+    stateful_step_count=50,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+)
 test_book_machine_matches_reference_model = BookMachine.TestCase

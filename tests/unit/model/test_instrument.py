@@ -276,7 +276,7 @@ def test_notional_raw_floors_at_one_raw_unit() -> None:
     assert BTCUSDT.notional_raw(1, 1) == 0
     assert BTCUSDT.notional_raw(1_999_999_999, 1) == 1
     assert BTCUSDT.notional_raw(-1, 1) == -1  # floored; prices are positive in practice
-    assert BTCUSDT.notional_raw(-1_999_999_999, 1) == -1
+    assert BTCUSDT.notional_raw(-1_999_999_999, 1) == -2
 
 
 # -- check_order ------------------------------------------------------------------------------

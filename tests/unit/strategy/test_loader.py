@@ -92,7 +92,7 @@ def test_loader_rejects_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         load_strategy_class(f"{missing}:MyStrategy")
     assert "strategy file not found" in message(exc)
-    assert exc.value.context["file"] == str(missing)
+    assert exc.value.context["path"] == str(missing)
 
 
 def test_loader_rejects_missing_class(tmp_path: Path) -> None:
@@ -120,7 +120,7 @@ def test_loader_reports_syntax_error_with_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         load_strategy_class(f"{path}:S")
     assert "syntax error" in message(exc)
-    assert exc.value.context["file"] == str(path.resolve())
+    assert exc.value.context["path"] == str(path.resolve())
     assert exc.value.context["line"] == 3
 
 

@@ -61,7 +61,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot4.backtest.loaders._columns import arrow_columns, is_arrow, unrecognised
-from bot4.backtest.loaders._common import CsvSource, LoadReport, LoadResult, TimeUnit, check_path
+from bot4.backtest.loaders._common import LoadReport, LoadResult, TimeUnit
+from bot4.backtest.loaders._files import CsvSource, check_path
 from bot4.backtest.loaders.bars import is_bar_header, load_bars
 from bot4.backtest.loaders.binance import load_binance_jsonl
 from bot4.backtest.loaders.ticks import (

@@ -104,7 +104,7 @@ def arrow_columns(path: Path) -> list[str]:
         return list(read_arrow(path).column_names)  # Feather v1, or raises naming the path
 
 
-def arrow_rows(table: pa.Table, layout: L) -> tuple[L, Iterator[tuple[int, Sequence[object]]]]:
+def arrow_rows(path: Path, table: pa.Table, layout: L) -> tuple[L, Iterator[tuple[int, Sequence[object]]]]:
     """Pull only the layout's columns out of ``table`` as Python values, row by row.
 
     Time columns of Arrow timestamp/date type become int ns (their unit comes from the type,
@@ -119,7 +119,12 @@ def arrow_rows(table: pa.Table, layout: L) -> tuple[L, Iterator[tuple[int, Seque
         array = table.column(col.pos)
         unit = col.unit
         if pa.types.is_timestamp(array.type) or pa.types.is_date(array.type):
-            array = array.cast(pa.timestamp("ns")).cast(pa.int64())
+            try:
+                array = array.cast(pa.timestamp("ns")).cast(pa.int64())
+            except pa.ArrowException as exc:  # a date past 2262 does not fit int64 ns
+                raise InvalidDataError(
+                    "time column does not fit int64 nanoseconds", file=str(path), field=col.name, reason=str(exc)
+                ) from None
             unit = TimeUnit.NANOSECONDS
         remapped[key] = Col(len(columns), col.name, unit)
         columns.append(array.to_pylist())

@@ -17,17 +17,8 @@ from bot4.backtest.loaders._columns import (
     unrecognised,
     width_of,
 )
-from bot4.backtest.loaders._common import (
-    BadField,
-    CsvSource,
-    LoadResult,
-    Sink,
-    TimeUnit,
-    Values,
-    check_path,
-    looks_numeric,
-    ts_reader,
-)
+from bot4.backtest.loaders._common import BadField, LoadResult, Sink, TimeUnit, Values, ts_reader
+from bot4.backtest.loaders._files import CsvSource, check_path, looks_numeric
 from bot4.core.errors import InvalidInputError
 from bot4.model.data import Bar, BarType
 from bot4.model.instrument import Instrument
@@ -63,7 +54,7 @@ def load_bars(path: str | Path, bar_type: BarType, instrument: Instrument) -> Lo
         table_layout = _bar_layout(header)
         if table_layout is None:
             raise unrecognised(file, "bars table", header, [])
-        table_layout, rows = arrow_rows(table, table_layout)
+        table_layout, rows = arrow_rows(file, table, table_layout)
         _load_bars(rows, table_layout, bar_type, instrument, sink)
         return sink.result()
     with CsvSource(file) as source:

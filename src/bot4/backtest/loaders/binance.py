@@ -14,7 +14,8 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from bot4.backtest.loaders._common import BadField, LoadResult, Sink, Values, check_path, open_bytes
+from bot4.backtest.loaders._common import BadField, LoadResult, Sink, Values
+from bot4.backtest.loaders._files import check_path, numbered_lines, open_bytes
 from bot4.core.ids import TradeId
 from bot4.model.data import BookDelta, BookDeltas, BookLevel, BookSnapshot, QuoteTick, TradeTick
 from bot4.model.enums import AggressorSide, BookAction, OrderSide
@@ -55,7 +56,7 @@ def load_binance_jsonl(path: str | Path, instrument: Instrument) -> LoadResult:
     sink = Sink(file)
     parser = _Parser(instrument, sink)
     with open_bytes(file) as stream:
-        for row, line in enumerate(stream, 1):
+        for row, line in numbered_lines(stream, sink):
             line = line.strip()
             if not line:
                 continue

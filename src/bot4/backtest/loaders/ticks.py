@@ -23,18 +23,16 @@ from bot4.backtest.loaders._columns import (
 )
 from bot4.backtest.loaders._common import (
     BadField,
-    CsvSource,
     LoadResult,
     Sink,
     TimeUnit,
     Values,
     aggressor,
     aggressor_from_buyer_maker,
-    check_path,
-    looks_numeric,
     ts_reader,
 )
-from bot4.core.errors import InvalidDataError
+from bot4.backtest.loaders._files import CsvSource, check_path, looks_numeric
+from bot4.core.errors import InvalidDataError, InvalidInputError
 from bot4.core.ids import TradeId
 from bot4.model.data import QuoteTick, TradeTick
 from bot4.model.enums import AggressorSide
@@ -127,7 +125,10 @@ def load_quotes_csv(path: str | Path, instrument: Instrument) -> LoadResult:
 def load_parquet(path: str | Path, instrument: Instrument, kind: TableKind | str) -> LoadResult:
     """Load trades or quotes from a Parquet or Feather file with the CSV column names."""
     file = check_path(path)
-    kind = TableKind(kind)
+    try:
+        kind = TableKind(kind)
+    except ValueError:
+        raise InvalidInputError("kind must be trades or quotes", kind=kind) from None
     sink = Sink(file)
     table = read_arrow(file)
     header = [name.strip().lower() for name in table.column_names]
@@ -135,13 +136,13 @@ def load_parquet(path: str | Path, instrument: Instrument, kind: TableKind | str
         trades = _trade_layout(header)
         if trades is None:
             raise unrecognised(file, "trades table", header, [])
-        trades, rows = arrow_rows(table, trades)
+        trades, rows = arrow_rows(file, table, trades)
         _load_trades(rows, trades, instrument, sink)
     else:
         quotes = _quote_layout(header)
         if quotes is None:
             raise unrecognised(file, "quotes table", header, [])
-        quotes, rows = arrow_rows(table, quotes)
+        quotes, rows = arrow_rows(file, table, quotes)
         _load_quotes(rows, quotes, instrument, sink)
     return sink.result()
 

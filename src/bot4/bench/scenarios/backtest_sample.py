@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import time
 
-from bot4.bench.harness import BenchOptions, ScenarioResult, percentile, peak_rss_mb
+from bot4.bench.harness import BenchOptions, ScenarioResult, peak_rss_mb, percentile
 from bot4.strategy.examples import EmaCross, EmaCrossConfig
 
 __all__ = ["run_backtest_sample"]

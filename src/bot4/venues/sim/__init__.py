@@ -2,8 +2,9 @@
 
 Used by backtests and paper trading; it behaves like a Binance-like spot venue and publishes the
 same order events a real adapter does. Rules live in the module docstrings: :mod:`.venue` (time,
-latency, commands), :mod:`.matching` (market data and matching), :mod:`.checks` (what is
-refused), :mod:`.accounting` (ids, fees, settlement) and :mod:`.ledger` (balances, margin).
+latency, commands), :mod:`.market` (book copy, data sources), :mod:`.matching` (triggering and
+matching), :mod:`.checks` (what is refused), :mod:`.accounting` (ids, fees, settlement) and
+:mod:`.ledger` (balances, margin).
 """
 
 from bot4.venues.sim.accounting import (
@@ -16,13 +17,15 @@ from bot4.venues.sim.accounting import (
 from bot4.venues.sim.checks import OrderChecks
 from bot4.venues.sim.config import SimVenueConfig
 from bot4.venues.sim.ledger import SimLedger
-from bot4.venues.sim.matching import BookSource, MarksProvider, MatchingEngine
+from bot4.venues.sim.market import BookSource, MarketView, Takes
+from bot4.venues.sim.matching import MarksProvider, MatchingEngine
 from bot4.venues.sim.orders import Reject, SimOrder, filter_rejection
 from bot4.venues.sim.resting import RestingOrders
 from bot4.venues.sim.venue import SimulatedVenue
 
 __all__ = [
     "BookSource",
+    "MarketView",
     "MarksProvider",
     "MatchingEngine",
     "OrderAccounting",
@@ -33,6 +36,7 @@ __all__ = [
     "SimOrder",
     "SimVenueConfig",
     "SimulatedVenue",
+    "Takes",
     "buy_lock_raw",
     "commission_raw",
     "filter_rejection",

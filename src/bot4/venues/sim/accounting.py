@@ -18,10 +18,11 @@ Rules:
   and the taker rate for aggressive ones. A buy pays ``notional + commission``; a sell receives
   ``notional - commission``. A negative rate is a rebate.
 - A CASH buy limit locks :func:`buy_lock_raw` of quote (notional at its limit price times
-  ``1 + max(maker, taker, 0)``, rounded up, plus one unit of the quote precision to absorb
-  per-fill rounding: enough for any fill at or better than the limit); a sell locks its
-  base quantity. Each fill is paid first from the order's lock; whatever is still locked when
-  the order ends is released.
+  ``1 + max(maker, taker, 0)``, rounded up, plus one unit of the quote precision per lot step
+  to absorb per-fill rounding: enough for any fills at or better than the limit, e.g. 100.101
+  USDT for 1 BTC at 100 with a 0.1% fee); a sell locks its base quantity. Each fill is paid
+  from the order's lock; after a fill the lock is trimmed to what the rest of the order needs,
+  and whatever is still locked when the order ends is released.
 - Balance changes are reported by ``flush``: one :class:`AccountState` with the changed
   currencies after each command, data event or expiry that changed any.
 """
@@ -88,15 +89,21 @@ def commission_raw(px_raw: int, qty_raw: int, rate: Decimal, quote: Currency) ->
     return round_half_even(px_raw * qty_raw * num, den * FIXED_SCALAR * q) * q
 
 
-def buy_lock_raw(price_raw: int, qty_raw: int, rate: Decimal, quote: Currency) -> int:
-    """Quote to lock for a buy of ``qty`` at up to ``price``: covers any fills and their fees."""
+def buy_lock_raw(price_raw: int, qty_raw: int, rate: Decimal, quote: Currency, step_raw: int) -> int:
+    """Quote to lock for a buy of ``qty`` at up to ``price``: covers any fills and their fees.
+
+    ``price x qty x (1 + rate)`` rounded up to the quote precision, plus one unit of that
+    precision per lot step of ``qty``: each fill (at least one step) rounds its notional and
+    its commission by at most half a unit each, so no split of the order into fills at or
+    better than ``price`` can cost more than the lock.
+    """
     if qty_raw <= 0:
         return 0
     num, den = max(rate, Decimal(0)).as_integer_ratio()
     q = _quantum(quote)
-    denominator = den * FIXED_SCALAR * q
-    units = -(-(price_raw * qty_raw * (den + num)) // denominator)
-    return (units + 1) * q
+    units = -(-(price_raw * qty_raw * (den + num)) // (den * FIXED_SCALAR * q))
+    steps = -(-qty_raw // max(step_raw, 1))
+    return (units + steps) * q
 
 
 class OrderAccounting:

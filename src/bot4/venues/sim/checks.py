@@ -61,20 +61,20 @@ class OrderChecks:
         """``(code, reason)`` refusing a new order, or None to accept it."""
         engine, inst = self._engine, self._inst
         is_market = order.order_type is OrderType.MARKET
-        if is_market and not engine.has_data:
+        if is_market and not engine.market.has_data:
             return Reject.NO_MARKET_DATA
         qty = Quantity(order.quantity_raw, inst.size_precision)
-        ref = engine.opposite_best(order.side) if is_market else order.price_raw or order.trigger_raw
+        ref = engine.market.opposite_best(order.side) if is_market else order.price_raw or order.trigger_raw
         check = inst.check_order(order.side, qty, None if ref is None else Price(ref, inst.price_precision))
         if check is None and order.trigger_raw is not None and order.price_raw is not None:
             check = inst.check_order(order.side, qty, Price(order.trigger_raw, inst.price_precision))
         if check is not None:
             return filter_rejection(check)
-        if order.is_stop and engine.stop_reached_now(order.side, order.trigger_raw or 0):
+        if order.is_stop and engine.market.stop_reached(order.side, order.trigger_raw or 0):
             return Reject.STOP_WOULD_TRIGGER
         if order.reduce_only and engine.reducible(order) == 0:
             return Reject.REDUCE_ONLY_WOULD_INCREASE
-        if order.post_only and order.order_type is OrderType.LIMIT and engine.marketable(order):
+        if order.post_only and order.order_type is OrderType.LIMIT and self._marketable(order):
             return Reject.POST_ONLY_WOULD_TAKE
         currency, need = self.lock_need(order)
         if currency is not None and not self._ledger.can_spend(currency, need):
@@ -106,10 +106,10 @@ class OrderChecks:
                 check = inst.check_order(order.side, qty, Price(raw, inst.price_precision))
                 if check is not None:
                     return filter_rejection(check)[1]
-        if trigger_raw is not None and engine.stop_reached_now(order.side, trigger_raw):
+        if trigger_raw is not None and engine.market.stop_reached(order.side, trigger_raw):
             return Reject.STOP_WOULD_TRIGGER[1]
         if price_raw is not None and order.post_only and engine.is_resting(order):
-            if engine.marketable(order, price_raw):
+            if engine.market.marketable(order.side, price_raw):
                 return Reject.POST_ONLY_WOULD_TAKE[1]
         probe = SimOrder(
             client_order_id=order.client_order_id,
@@ -137,7 +137,8 @@ class OrderChecks:
             return self._inst.base_currency, order.leaves_raw
         if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
             quote = self._inst.quote_currency
-            return quote, buy_lock_raw(order.price_raw or 0, order.leaves_raw, self._lock_rate, quote)
+            price = order.price_raw or 0
+            return quote, buy_lock_raw(price, order.leaves_raw, self._lock_rate, quote, self._inst.step_size)
         return None, 0
 
     def funds_ok(self, order: SimOrder, qty_raw: int, exclude: SimOrder | None = None) -> bool:
@@ -150,12 +151,12 @@ class OrderChecks:
         if ledger.is_cash:
             if not (is_market and order.side is OrderSide.BUY):
                 return True
-            takes = engine.take(OrderSide.BUY, min(qty_raw, engine.reducible(order)), None, consume=False)
+            takes = engine.market.take(OrderSide.BUY, min(qty_raw, engine.reducible(order)), None, consume=False)
             rate = self._taker_rate
             cost = sum(settled_notional_raw(p, q, quote) + commission_raw(p, q, rate, quote) for p, q in takes)
             return ledger.can_spend(quote, cost)
         if is_market:
-            takes = engine.take(order.side, qty_raw, None, consume=False)
+            takes = engine.market.take(order.side, qty_raw, None, consume=False)
             filled = sum(q for _, q in takes)
             if filled == 0:
                 return True
@@ -168,3 +169,6 @@ class OrderChecks:
         return ledger.margin_allows(
             quote=quote, current_raw=current, resulting_raw=resulting, price_raw=price, marks=self._marks(quote)
         )
+
+    def _marketable(self, order: SimOrder) -> bool:
+        return order.price_raw is not None and self._engine.market.marketable(order.side, order.price_raw)

@@ -1,26 +1,19 @@
 """The matching engine of the simulated venue: one per instrument.
 
-It keeps the venue's copy of the book, the last trade price, which kind of data it has seen,
-our resting limit orders (price-time priority) and our pending stop orders. Our orders never
-enter the book copy and never match each other; they only trade against market data.
+It holds the venue's view of the market (:class:`MarketView`: book copy, last price, data
+source), our resting limit orders in price-time priority (:class:`RestingOrders`) and our
+pending stop orders. Our orders never enter the book copy and never match each other; they
+only trade against market data. What is refused before acceptance is in :mod:`.checks`.
 
-Market data in:
-
-- ``BookSnapshot``/``BookDeltas``/``BookDelta`` update the book; the source becomes L2 (the
-  first L2 event clears a book built from quotes).
-- ``QuoteTick`` makes a one-level book, only while no L2 data has been seen (source QUOTES).
-- ``TradeTick`` sets the last price; ``Bar`` sets it to the close (source TRADES when nothing
-  else built a book: no depth information).
-
-After each update, stops trigger first, then resting limits match:
+After each market-data update, stops trigger first, then resting limits match:
 
 - Stops: a buy stop triggers when a trade prints at or above its trigger, when the best ask
   reaches it after a book/quote update, or when a bar's high reaches it; a sell stop
-  symmetrically (trade/best bid/bar low at or below). A bar fills a triggered stop with no
-  book at the trigger price, or at the open when the bar gapped through it. A stop whose
-  trigger is already reached on arrival (best ask/bid, else last price) is rejected like
-  Binance ("Order would trigger immediately."). Triggered: ``OrderTriggered``, then a
-  stop-market runs as a market order, a stop-limit as a limit order arriving at that moment.
+  symmetrically (trade / best bid / bar low at or below). With no book, a stop triggered by a
+  bar fills at its trigger price, or at the open when the bar gapped through it. A stop whose
+  trigger is already reached on arrival is rejected like Binance ("Order would trigger
+  immediately."). Triggered: ``OrderTriggered``, then a stop-market runs as a market order, a
+  stop-limit as a limit order arriving at that moment (funds are checked again then).
 - Book crossing: a resting BUY at P fills as maker, at P, when the best ask is at or below P,
   for the ask size at or below P (that liquidity is then consumed); sells symmetrically.
 - Trades: a trade printing below a resting BUY's price P fills it fully, or, with
@@ -28,36 +21,34 @@ After each update, stops trigger first, then resting limits match:
   trade AT P first consumes the queue ahead: on resting, ``queue_ahead`` is the visible size
   at P on our side; a trade at P reduces it and only the rest of that trade's size fills us
   (our own earlier orders at P take their share first); a book update shrinking the level
-  caps ``queue_ahead`` at the new size. ``queue_position=False`` fills on touch (up to the
-  trade size). Only orders resting before the print can fill. Sells symmetrically.
-- Bars: a bar acts on resting orders like a print of its volume at its low (for buys) and
-  at its high (for sells): through-fills below/above P, and at P only past the queue.
+  caps ``queue_ahead`` at the new size (growth queues behind us). ``queue_position=False``
+  fills on touch, up to the trade size. Only orders resting before the print can fill. The
+  aggressor side of a trade is not used. Sells symmetrically.
+- Bars: a bar acts on resting orders like a print of its volume at its low (for buys) and at
+  its high (for sells): through-fills past P, and at P only past the queue; then the last
+  price becomes the close.
 
-Orders in:
+Orders in (after :mod:`.checks` accepted them, each first gets ``OrderAccepted``):
 
-- Checks, in order, each an ``OrderRejected`` (``reject`` codes of :mod:`.orders`): a market
-  order with no data at all; the instrument's filters (market orders check the notional at
-  the best opposite price, else the last price; stops also check the trigger price); a stop
-  that would trigger immediately; a reduce-only order that would open or increase the
-  venue-side position; a post-only limit that would take; balance (CASH) or margin.
 - Market: walks the opposite side, one fill per level at that level's price (taker), and
-  consumes what it took from the book copy until market data overwrites those levels; what
-  the book cannot fill expires (``OrderExpired``, like Binance). With trades/bars only, the
-  whole quantity fills at the last price.
+  consumes what it took from the book copy; what the book cannot fill expires
+  (``OrderExpired``, like Binance). With trades/bars only, the whole quantity fills at the
+  last price. FOK expires unfilled unless the book can fill all of it.
 - Limit: takes liquidity up to its price as taker (with trades/bars only: all at the last
   price when that is within the limit), then rests (GTC/GTD, maker) or expires (IOC). FOK
   first checks that the whole quantity is fillable within the limit, else expires unfilled.
-- Reduce-only fills are capped at the venue-side position; a remainder that can no longer
-  reduce expires. GTD orders expire when the venue's clock reaches ``expire_time_ns``.
+- Reduce-only fills are capped at the venue-side position (the signed sum of our fills); a
+  remainder that can no longer reduce expires. GTD orders expire when the venue's clock
+  reaches ``expire_time_ns`` (driven by the venue), also on arrival when already past.
 - Modify changes quantity/price/trigger of a working order; a resting order keeps its queue
   place only if the price is unchanged and the quantity does not grow. A new price that
-  crosses the book trades at once as a taker (post-only orders refuse instead).
+  crosses the book trades at once as a taker (a post-only order is refused instead).
+- Cancel ends a working order (``OrderCanceled``) and releases what it had locked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from enum import Enum
 
 from bot4.core.errors import InvalidDataError
 from bot4.core.ids import ClientOrderId
@@ -72,15 +63,16 @@ from bot4.model.data import (
     QuoteTick,
     TradeTick,
 )
-from bot4.model.enums import BookAction, LiquiditySide, OrderSide, OrderType, TimeInForce
+from bot4.model.enums import LiquiditySide, OrderSide, OrderType, TimeInForce
 from bot4.model.instrument import Instrument
 from bot4.venues.sim.accounting import OrderAccounting
 from bot4.venues.sim.checks import OrderChecks
 from bot4.venues.sim.config import SimVenueConfig
+from bot4.venues.sim.market import BookSource, MarketView
 from bot4.venues.sim.orders import Reject, SimOrder
 from bot4.venues.sim.resting import RestingOrders
 
-__all__ = ["BookSource", "MarksProvider", "MatchingEngine"]
+__all__ = ["MarksProvider", "MatchingEngine"]
 
 BUY = OrderSide.BUY
 SELL = OrderSide.SELL
@@ -89,17 +81,6 @@ TAKER = LiquiditySide.TAKER
 
 MarksProvider = Callable[[Currency], Mapping[Currency, int]]
 """Given a quote currency, the mark price (raw) of each base currency quoted in it."""
-
-Takes = list[tuple[int, int]]
-
-
-class BookSource(Enum):
-    """What the engine's prices come from: the best data seen so far."""
-
-    NONE = "NONE"
-    TRADES = "TRADES"
-    QUOTES = "QUOTES"
-    L2 = "L2"
 
 
 class MatchingEngine:
@@ -113,8 +94,7 @@ class MatchingEngine:
         marks: MarksProvider,
     ) -> None:
         self.instrument = instrument
-        self.book = OrderBook(instrument.id, instrument.price_precision, instrument.size_precision)
-        self.last_raw: int | None = None
+        self.market = MarketView(instrument)
         self.position_raw = 0
         self.maker_rate, self.taker_rate = config.fee_rates(instrument.maker_fee, instrument.taker_fee)
         self._queue_position = config.queue_position
@@ -123,8 +103,6 @@ class MatchingEngine:
         self._checks = OrderChecks(
             self, accounting.ledger, marks, self.taker_rate, max(self.maker_rate, self.taker_rate)
         )
-        self._has_l2 = False
-        self._has_quotes = False
         self._resting = RestingOrders()
         self._stops: list[SimOrder] = []
         self._open: dict[ClientOrderId, SimOrder] = {}
@@ -133,20 +111,16 @@ class MatchingEngine:
     # -- state ----------------------------------------------------------------------------
 
     @property
-    def source(self) -> BookSource:
-        if self._has_l2:
-            return BookSource.L2
-        if self._has_quotes:
-            return BookSource.QUOTES
-        return BookSource.NONE if self.last_raw is None else BookSource.TRADES
+    def book(self) -> OrderBook:
+        return self.market.book
 
     @property
-    def has_data(self) -> bool:
-        return self._has_l2 or self._has_quotes or self.last_raw is not None
+    def source(self) -> BookSource:
+        return self.market.source
 
-    def mark_raw(self) -> int | None:
-        """The last trade price, else the book's mid, else None."""
-        return self.last_raw if self.last_raw is not None else self.book.mid_raw()
+    @property
+    def last_raw(self) -> int | None:
+        return self.market.last_raw
 
     def open_orders(self) -> list[SimOrder]:
         return list(self._open.values())
@@ -174,87 +148,22 @@ class MatchingEngine:
             return -position
         return 0
 
-    def opposite_best(self, side: OrderSide) -> int | None:
-        """The price a taker of ``side`` meets first: best opposite level, else the last price."""
-        if self._book_based():
-            best = self.book.best_ask_raw() if side is BUY else self.book.best_bid_raw()
-            if best is not None:
-                return best
-        return self.last_raw
-
-    def marketable(self, order: SimOrder, price_raw: int | None = None) -> bool:
-        """Whether a limit at ``price_raw`` (default its own) would take liquidity now."""
-        price = order.price_raw if price_raw is None else price_raw
-        if price is None:
-            return False
-        if self._book_based():
-            best = self.book.best_ask_raw() if order.side is BUY else self.book.best_bid_raw()
-        else:
-            best = self.last_raw
-        return best is not None and (best <= price if order.side is BUY else best >= price)
-
-    def stop_reached_now(self, side: OrderSide, trigger_raw: int) -> bool:
-        ref = self.opposite_best(side)
-        return ref is not None and (ref >= trigger_raw if side is BUY else ref <= trigger_raw)
-
-    def take(self, side: OrderSide, qty: int, limit: int | None, *, consume: bool) -> Takes:
-        """What a taker of ``side`` gets for ``qty`` within ``limit``: (price, qty) per level.
-
-        With ``consume`` the taken sizes leave the book copy. With no book (trades or bars
-        only) the whole quantity trades at the last price when that is within the limit.
-        """
-        if qty <= 0:
-            return []
-        if self._book_based():
-            takes: Takes = []
-            remaining = qty
-            book_side = side.opposite
-            for price, size in self.book.levels(book_side):
-                if remaining <= 0 or (limit is not None and (price > limit if side is BUY else price < limit)):
-                    break
-                take = min(size, remaining)
-                takes.append((price, take))
-                remaining -= take
-            if consume:
-                for price, take in takes:
-                    self.book.update(book_side, price, self.book.size_at(book_side, price) - take)
-            return takes
-        last = self.last_raw
-        if last is None or (limit is not None and (last > limit if side is BUY else last < limit)):
-            return []
-        return [(last, qty)]
-
     # -- market data ----------------------------------------------------------------------
 
     def process(self, data: MarketData) -> None:
         """Apply one market-data event, then trigger stops and match resting orders."""
         self._data_count += 1
+        market = self.market
         if isinstance(data, TradeTick):
             price = data.price.raw
-            self.last_raw = price
+            market.last_raw = price
             self._trigger_stops(price, price)
             self._match_print(BUY, price, data.size.raw)
             self._match_print(SELL, price, data.size.raw)
         elif isinstance(data, (BookDeltas, BookDelta, BookSnapshot)):
-            if not self._has_l2:
-                self._has_l2 = True
-                self.book.clear()
-            touched: list[tuple[OrderSide, int]] | None = None
-            if isinstance(data, BookDeltas):
-                self.book.apply_deltas(data)
-                if all(d.action is not BookAction.CLEAR for d in data.deltas):
-                    touched = [(d.side, d.price.raw) for d in data.deltas]
-            elif isinstance(data, BookDelta):
-                self.book.apply_delta(data)
-                if data.action is not BookAction.CLEAR:
-                    touched = [(data.side, data.price.raw)]
-            else:
-                self.book.apply_snapshot(data)
-            self._on_book(touched)
+            self._on_book(market.apply_book(data))
         elif isinstance(data, QuoteTick):
-            self._has_quotes = True
-            if not self._has_l2:
-                self.book.apply_quote(data)
+            if market.apply_quote(data):
                 self._on_book(None)
         elif isinstance(data, Bar):
             self._on_bar(data)
@@ -272,11 +181,11 @@ class MatchingEngine:
         high, low, open_ = bar.high.raw, bar.low.raw, bar.open.raw
         for order in self._fired_stops(high, low):
             trigger = order.trigger_raw or 0
-            self.last_raw = max(trigger, open_) if order.side is BUY else min(trigger, open_)
+            self.market.last_raw = max(trigger, open_) if order.side is BUY else min(trigger, open_)
             self._on_triggered(order)
         self._match_print(BUY, low, bar.volume.raw)
         self._match_print(SELL, high, bar.volume.raw)
-        self.last_raw = bar.close.raw
+        self.market.last_raw = bar.close.raw
 
     def _fired_stops(self, buy_ref: int | None, sell_ref: int | None) -> list[SimOrder]:
         fired = [o for o in self._stops if _stop_reached(o, buy_ref, sell_ref)]
@@ -303,7 +212,7 @@ class MatchingEngine:
                     self._expire(order)
                     progressed = True
                     continue
-                got = sum(t for _, t in self.take(side, min(qty, order.leaves_raw), price, consume=True))
+                got = sum(t for _, t in self.market.take(side, min(qty, order.leaves_raw), price, consume=True))
                 if got == 0:
                     break
                 self._fill(order, price, got, MAKER)
@@ -422,7 +331,7 @@ class MatchingEngine:
             self._acct.reject(order, *Reject.INSUFFICIENT_BALANCE)
         elif order.order_type is OrderType.STOP_MARKET:
             self._run_market(order)
-        elif order.post_only and self.marketable(order):
+        elif order.post_only and self.market.marketable(order.side, order.price_raw or 0):
             self._remove(order)
             self._acct.reject(order, *Reject.POST_ONLY_WOULD_TAKE)
         else:
@@ -431,10 +340,10 @@ class MatchingEngine:
     def _run_market(self, order: SimOrder) -> None:
         qty = min(order.leaves_raw, self.reducible(order))
         if order.time_in_force is TimeInForce.FOK:
-            if sum(t for _, t in self.take(order.side, qty, None, consume=False)) < order.leaves_raw:
+            if sum(t for _, t in self.market.take(order.side, qty, None, consume=False)) < order.leaves_raw:
                 self._expire(order)
                 return
-        for price, take in self.take(order.side, qty, None, consume=True):
+        for price, take in self.market.take(order.side, qty, None, consume=True):
             self._fill(order, price, take, TAKER)
         if order.leaves_raw:
             self._expire(order)
@@ -445,10 +354,10 @@ class MatchingEngine:
         price = order.price_raw or 0
         qty = min(order.leaves_raw, self.reducible(order))
         if order.time_in_force is TimeInForce.FOK:
-            if sum(t for _, t in self.take(order.side, qty, price, consume=False)) < order.leaves_raw:
+            if sum(t for _, t in self.market.take(order.side, qty, price, consume=False)) < order.leaves_raw:
                 self._expire(order)
                 return
-        for px, take in self.take(order.side, qty, price, consume=True):
+        for px, take in self.market.take(order.side, qty, price, consume=True):
             self._fill(order, px, take, TAKER)
         if order.leaves_raw == 0:
             self._remove(order)
@@ -478,9 +387,6 @@ class MatchingEngine:
         if order in self._stops:
             self._stops.remove(order)
         self._open.pop(order.client_order_id, None)
-
-    def _book_based(self) -> bool:
-        return self._has_l2 or self._has_quotes
 
 
 def _stop_reached(order: SimOrder, buy_ref: int | None, sell_ref: int | None) -> bool:

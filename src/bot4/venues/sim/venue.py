@@ -31,9 +31,9 @@ import heapq
 from collections.abc import Sequence
 
 from bot4.core.clock import Clock
-from bot4.core.errors import InvalidInputError, UnknownInstrumentError
+from bot4.core.errors import ConfigError, InternalError, InvalidInputError, UnknownInstrumentError
 from bot4.core.ids import AccountId, ClientOrderId, InstrumentId, StrategyId, Venue
-from bot4.core.numbers import Currency, Price, Quantity
+from bot4.core.numbers import FIXED_PRECISION, Currency, Price, Quantity
 from bot4.execution.ports import EventSink
 from bot4.model.account import AccountState
 from bot4.model.book import OrderBook
@@ -91,6 +91,7 @@ class SimulatedVenue:
         currencies: list[Currency] = []
         for instrument in instruments:
             currencies += [instrument.base_currency, instrument.quote_currency]
+        _check_balance_precision(config, currencies)
         self._ledger = SimLedger(
             account_id=self._account_id,
             account_type=config.account_type,
@@ -152,9 +153,11 @@ class SimulatedVenue:
                 venue=self._venue.value,
                 instrument=str(data.instrument_id),
             )
-        self.advance_time(data.ts_init)
         if self._busy:
-            raise InvalidInputError("process_data called from inside a venue event handler")
+            raise InternalError(
+                "process_data called from inside a venue event handler", venue=self._venue.value
+            )
+        self.advance_time(data.ts_init)
         self._busy = True
         try:
             self._set_now(data.ts_init)
@@ -290,10 +293,22 @@ class SimulatedVenue:
         for engine in self._engines.values():
             instrument = engine.instrument
             if instrument.quote_currency == quote and instrument.base_currency not in marks:
-                mark = engine.mark_raw()
+                mark = engine.market.mark_raw()
                 if mark is not None:
                     marks[instrument.base_currency] = mark
         return marks
 
     def __repr__(self) -> str:
         return f"SimulatedVenue({self._venue}, instruments={len(self._engines)}, now={self._now})"
+
+
+def _check_balance_precision(config: SimVenueConfig, currencies: Sequence[Currency]) -> None:
+    precisions = {currency.code: currency.precision for currency in currencies}
+    for code, raw in config.starting_raw().items():
+        precision = precisions.get(code)
+        if precision is not None and raw % 10 ** (FIXED_PRECISION - precision):
+            raise ConfigError(
+                f"starting balance has more decimals than {code}'s precision {precision}",
+                field=f"starting_balances.{code}",
+                value=config.starting_balances[code],
+            )

@@ -18,9 +18,14 @@ from bot4.core.ids import AccountId, ClientOrderId, InstrumentId, StrategyId, Tr
 from bot4.core.numbers import Currency, Price, Quantity
 from bot4.execution.ports import VenueEvent
 from bot4.model.account import Account, AccountState
-from bot4.model.data import Bar, BarType, BookLevel, BookSnapshot, QuoteTick, TradeTick
-from bot4.model.enums import AggressorSide, BarAggregation, OrderSide
-from bot4.model.events import OrderEvent, OrderSubmitted
+from bot4.model.data import Bar, BarType, BookDelta, BookLevel, BookSnapshot, QuoteTick, TradeTick
+from bot4.model.enums import AggressorSide, BarAggregation, BookAction, OrderSide
+from bot4.model.events import (
+    OrderCancelRejected,
+    OrderEvent,
+    OrderModifyRejected,
+    OrderSubmitted,
+)
 from bot4.model.instrument import Instrument
 from bot4.model.orders import Order
 from bot4.venues.sim import SimulatedVenue, SimVenueConfig
@@ -82,7 +87,10 @@ class Sim:
             self.account.apply(event)
         else:
             order = self.orders.get(event.client_order_id)
-            if order is not None:
+            # A refused cancel/modify of a finished order is a normal race; the transition
+            # table (rightly) has no move for it, so the execution engine only records it.
+            late_refusal = isinstance(event, (OrderCancelRejected, OrderModifyRejected))
+            if order is not None and not (late_refusal and order.is_closed):
                 order.apply(event)
         if self.on_event is not None:
             self.on_event(event)
@@ -154,6 +162,14 @@ class Sim:
             return [BookLevel(Price.from_str(p), Quantity.from_str(q)) for p, q in pairs]
 
         self.venue.process_data(BookSnapshot(self.instrument.id, levels(bids), levels(asks), 0, ts, ts))
+
+    def delta(self, side: OrderSide, price: str, size: str, ts: int | None = None) -> None:
+        ts = self._ts(ts)
+        action = BookAction.UPDATE if Quantity.from_str(size).raw else BookAction.DELETE
+        delta = BookDelta(
+            self.instrument.id, action, side, Price.from_str(price), Quantity.from_str(size), 0, ts, ts
+        )
+        self.venue.process_data(delta)
 
     def trade(self, price: str, size: str, ts: int | None = None) -> None:
         ts = self._ts(ts)

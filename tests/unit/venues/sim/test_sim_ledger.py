@@ -1,6 +1,8 @@
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from bot4.core.errors import InternalError
 from bot4.core.ids import AccountId
@@ -152,7 +154,26 @@ def test_settled_notional_is_exact_for_binance_tick_and_step():
     assert settled_notional_raw(61_837_630_000_000, 170_000, USDT) == 10_512_397_100
 
 
-def test_buy_lock_covers_notional_fee_and_one_unit_of_rounding():
-    lock = buy_lock_raw(100 * E9, E9, Decimal("0.001"), USDT)
-    assert lock == 100_100_000_000 + 10
-    assert buy_lock_raw(100 * E9, 0, Decimal("0.001"), USDT) == 0
+def test_buy_lock_covers_notional_fee_and_one_unit_of_rounding_per_step():
+    step = 10_000  # 0.00001
+    lock = buy_lock_raw(100 * E9, E9, Decimal("0.001"), USDT, step)
+    assert lock == 100_100_000_000 + 100_000 * 10  # 100.1 + 100000 steps x 0.00000001
+    assert buy_lock_raw(100 * E9, 0, Decimal("0.001"), USDT, step) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    price_raw=st.integers(min_value=10**3, max_value=10**8).map(lambda n: n * 1_000),
+    pieces=st.lists(st.integers(min_value=1, max_value=50), min_size=5, max_size=30),
+    rate=st.integers(min_value=0, max_value=100).map(lambda n: Decimal(n).scaleb(-4)),
+    better=st.integers(min_value=0, max_value=5),
+)
+@example(price_raw=1_600_000, pieces=[1] * 30, rate=Decimal(0), better=0)  # each fill rounds up 0.4 unit
+def test_buy_lock_covers_any_split_into_fills_at_or_better_than_the_limit(price_raw, pieces, rate, better):
+    step = 10_000
+    qty = sum(pieces) * step
+    fill_px = max(price_raw - better * 1_000, 1_000)
+    cost = sum(
+        settled_notional_raw(fill_px, n * step, USDT) + commission_raw(fill_px, n * step, rate, USDT) for n in pieces
+    )
+    assert cost <= buy_lock_raw(price_raw, qty, rate, USDT, step)

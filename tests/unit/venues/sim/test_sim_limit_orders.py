@@ -79,8 +79,8 @@ def test_limit_with_trades_only_takes_at_last_price_when_within_limit(sim):
 def test_limit_buy_locks_notional_plus_fee_plus_one_unit(sim):
     sim.snapshot(BOOK_BIDS, BOOK_ASKS)
     sim.limit(BUY, "1", "100.00")
-    assert sim.locked(sim.instrument.quote_currency) == "100.10000001 USDT"
-    assert sim.free(sim.instrument.quote_currency) == "99899.89999999 USDT"
+    assert sim.locked(sim.instrument.quote_currency) == "100.10100000 USDT"
+    assert sim.free(sim.instrument.quote_currency) == "99899.89900000 USDT"
 
 
 def test_limit_sell_locks_base_quantity(sim):
@@ -103,7 +103,7 @@ def test_limit_fill_releases_lock_proportionally_and_fully_at_the_end(sim):
     order = sim.limit(BUY, "2", "100.00")
     sim.snapshot(BOOK_BIDS, [("100.00", "1")])
     assert order.status is OrderStatus.PARTIALLY_FILLED
-    assert sim.locked(sim.instrument.quote_currency) == "100.10000001 USDT"
+    assert sim.locked(sim.instrument.quote_currency) == "100.10100000 USDT"
     sim.snapshot(BOOK_BIDS, [("99.00", "5")])
     assert order.status is OrderStatus.FILLED
     assert sim.locked(sim.instrument.quote_currency) == "0.00000000 USDT"

@@ -143,3 +143,25 @@ def test_maker_fill_uses_the_maker_rate(make_sim):
     taker = sim.market(BUY, "1")
     [taker_fill] = [e for e in sim.events_for(taker) if isinstance(e, OrderFilled)]
     assert str(taker_fill.commission) == "0.07070000 USDT"
+
+
+def test_resting_buy_queue_ahead_is_capped_by_a_delta_at_its_level(sim):
+    order = rest_buy_at_100(sim, qty="1", ahead="2")
+    sim.delta(BUY, "100.00", "0.3")
+    sim.trade("100.00", "0.5")
+    assert fills(sim, order) == [("100.00", "0.20000")]
+
+
+def test_resting_buy_queue_is_not_touched_by_a_delta_at_another_level(sim):
+    order = rest_buy_at_100(sim, qty="1", ahead="2")
+    sim.delta(BUY, "99.00", "0.1")
+    sim.trade("100.00", "2")
+    assert fills(sim, order) == []
+
+
+def test_resting_sell_trade_through_fills_up_to_trade_size_when_configured(make_sim):
+    sim = make_sim(trade_through_fills_full=False)
+    sim.snapshot([("99.00", "5")], [("101.00", "2")])
+    order = sim.limit(SELL, "3", "101.00")
+    sim.trade("101.50", "1.25")
+    assert fills(sim, order) == [("101.00", "1.25000")]
