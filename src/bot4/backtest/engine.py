@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
+from fractions import Fraction
 
 import msgspec
 
@@ -68,7 +69,10 @@ class BacktestEngine:
         self._streams: list[Sequence[MarketData]] = []
         self._strategies: list[Strategy] = []
         self._fills: list[OrderFilled] = []
-        self._bus.subscribe("events.fills", self._fills.append)
+        self._closing_pnls: list[float] = []
+        self._last_pnl: dict[InstrumentId, tuple[int, Fraction]] = {}
+        # Subscribed after the portfolio, so the position already holds this fill.
+        self._bus.subscribe("events.fills", self._record_fill)
         self.skipped_events = 0
         self.data_errors: list[str] = []
 
@@ -146,22 +150,26 @@ class BacktestEngine:
         next_sample = start_ns
         clock = self._clock
         venues = self._venues
-        data_engine = self.data_engine
+        process_data = self.data_engine.process
         count = 0
         now = start_ns
         for data in _chain(first, merged):
             ts = data.ts_init
             if ts > now:
-                if clock.next_due_ns() is not None:
+                if clock.earliest_ns <= ts:
                     self._fire_timers(ts)
                 clock.set_time(ts)
                 now = ts
             venue = venues.get(data.instrument_id.venue)
-            if venue is None or data.instrument_id not in self._instruments:
+            if venue is None:
+                self._skip(f"no venue {data.instrument_id.venue} for {data.instrument_id}; event at {ts} skipped")
+                continue
+            try:
+                venue.process_data(data)
+            except UnknownInstrumentError:
                 self._skip(f"no instrument {data.instrument_id} registered; event at {ts} skipped")
                 continue
-            venue.process_data(data)
-            data_engine.process(data)
+            process_data(data)
             count += 1
             if ts >= next_sample:
                 self._sample(equity, ts, quote)
@@ -189,6 +197,16 @@ class BacktestEngine:
             self._venues[venue.venue] = venue
             self.execution.register_client(venue)
             self.execution.process(venue.account_state())
+
+    def _record_fill(self, fill: OrderFilled) -> None:
+        """Keep the fill; if it reduced a position, keep its realised PnL net of fees."""
+        self._fills.append(fill)
+        position = self.portfolio.position(fill.instrument_id)
+        before_qty, before_net = self._last_pnl.get(fill.instrument_id, (0, Fraction(0)))
+        net = position.exact_realized() - position.exact_fees()
+        self._last_pnl[fill.instrument_id] = (position.signed_raw, net)
+        if before_qty != 0 and (before_qty > 0) != (fill.order_side.sign > 0):
+            self._closing_pnls.append(float(net - before_net) / FIXED_SCALAR)
 
     def _fire_timers(self, to_ns: int) -> None:
         """Fire timers due by ``to_ns``, each with the clock at its own due time.
@@ -233,7 +251,7 @@ class BacktestEngine:
         for position in self.portfolio.positions():
             mark = self.portfolio.mark_raw(position.instrument_id)
             positions.append(PositionRecord.from_position(position, mark))
-        closing = _closing_pnls(self._fills, self._instruments)
+        closing = self._closing_pnls
         fees = sum((Decimal(f.commission_quote) for f in fills), Decimal(0))
         turnover = sum((Decimal(f.notional) for f in fills), Decimal(0))
         stats = compute_statistics(equity, self.config.equity_sample_ns, closing, len(fills),
@@ -264,31 +282,3 @@ def _ts_init(data: MarketData) -> int:
 def _chain(first: MarketData, rest: Iterator[MarketData]) -> Iterable[MarketData]:
     yield first
     yield from rest
-
-
-def _closing_pnls(fills: Sequence[OrderFilled], instruments: dict[InstrumentId, Instrument]) -> list[float]:
-    """Realised PnL net of fee for each fill that reduced a position, replaying the fills."""
-    from bot4.model.position import Position
-
-    positions: dict[InstrumentId, Position] = {}
-    out: list[float] = []
-    for fill in fills:
-        instrument = instruments[fill.instrument_id]
-        position = positions.get(fill.instrument_id)
-        if position is None:
-            position = positions[fill.instrument_id] = Position(
-                fill.instrument_id,
-                base_currency=instrument.base_currency,
-                quote_currency=instrument.quote_currency,
-                price_precision=instrument.price_precision,
-                size_precision=instrument.size_precision,
-            )
-        before_realized = position.exact_realized()
-        before_fees = position.exact_fees()
-        reducing = position.signed_raw != 0 and (position.signed_raw > 0) != (fill.order_side.sign > 0)
-        position.apply(fill)
-        if reducing:
-            pnl = (position.exact_realized() - before_realized) - (position.exact_fees() - before_fees)
-            out.append(float(pnl) / FIXED_SCALAR)
-    return out
-

@@ -2,8 +2,9 @@
 
 Returns are taken between consecutive equity samples, which the engine records at a fixed
 interval of simulated time, so Sharpe and Sortino are annualised with the number of such
-intervals in a 365-day year (crypto trades every day). Runs too short for two samples report
-zero for the ratios rather than a misleading number.
+intervals in a 365-day year (crypto trades every day). With fewer than
+``MIN_RATIO_SAMPLES`` returns the ratios are reported as zero: annualising a handful of
+samples gives numbers in the thousands that mean nothing.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections.abc import Sequence
 
 import msgspec
 
-__all__ = ["Statistics", "compute_statistics"]
+__all__ = ["MIN_RATIO_SAMPLES", "Statistics", "compute_statistics"]
 
 _YEAR_NS = 365 * 86_400 * 1_000_000_000
+MIN_RATIO_SAMPLES = 30
 
 
 class Statistics(msgspec.Struct, kw_only=True):
@@ -50,7 +52,7 @@ def compute_statistics(
     ]
     periods = _YEAR_NS / sample_interval_ns if sample_interval_ns > 0 else 0.0
     sharpe = sortino = 0.0
-    if len(returns) >= 2 and periods > 0:
+    if len(returns) >= MIN_RATIO_SAMPLES and periods > 0:
         mean = sum(returns) / len(returns)
         var = sum((r - mean) ** 2 for r in returns) / (len(returns) - 1)
         std = math.sqrt(var)

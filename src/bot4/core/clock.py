@@ -16,7 +16,7 @@ import msgspec
 
 from bot4.core.errors import InvalidInputError
 
-__all__ = ["Clock", "LiveClock", "TestClock", "TimeEvent", "TimeEventHandler"]
+__all__ = ["NO_TIMER", "Clock", "LiveClock", "TestClock", "TimeEvent", "TimeEventHandler"]
 
 
 class TimeEvent(msgspec.Struct, frozen=True, gc=False):
@@ -28,6 +28,8 @@ class TimeEvent(msgspec.Struct, frozen=True, gc=False):
 
 
 TimeEventHandler = Callable[[TimeEvent], None]
+
+NO_TIMER = 2**63 - 1  # later than any timestamp: "no timer set"
 
 
 class _Timer:
@@ -51,6 +53,10 @@ class Clock:
     def __init__(self) -> None:
         self._timers: dict[str, _Timer] = {}
         self._heap: list[tuple[int, int, str]] = []
+        # A lower bound on the next due time (NO_TIMER when none): loops compare one int per
+        # event instead of calling next_due_ns(); it may be stale-low after a cancel, which
+        # costs only an extra next_due_ns() call.
+        self.earliest_ns = NO_TIMER
         self._seq = 0
 
     def timestamp_ns(self) -> int:
@@ -84,6 +90,7 @@ class Clock:
     def cancel_timers(self) -> None:
         self._timers.clear()
         self._heap.clear()
+        self.earliest_ns = NO_TIMER
 
     def next_due_ns(self) -> int | None:
         """When the earliest live timer falls due, or None."""
@@ -91,8 +98,10 @@ class Clock:
             due, _, name = self._heap[0]
             timer = self._timers.get(name)
             if timer is not None and timer.next_ns == due:
+                self.earliest_ns = due
                 return due
             heapq.heappop(self._heap)
+        self.earliest_ns = NO_TIMER
         return None
 
     def _add(self, timer: _Timer) -> None:
@@ -104,6 +113,8 @@ class Clock:
     def _push(self, timer: _Timer) -> None:
         self._seq += 1
         heapq.heappush(self._heap, (timer.next_ns, self._seq, timer.name))
+        if timer.next_ns < self.earliest_ns:
+            self.earliest_ns = timer.next_ns
 
     def _due_until(self, to_ns: int) -> list[tuple[TimeEvent, TimeEventHandler]]:
         fired: list[tuple[TimeEvent, TimeEventHandler]] = []
@@ -122,6 +133,7 @@ class Clock:
                 self._push(timer)
             else:
                 del self._timers[name]
+        self.earliest_ns = heap[0][0] if heap else NO_TIMER
         return fired
 
 
