@@ -12,7 +12,7 @@ give the same result, byte for byte.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sized
 from decimal import Decimal
 from fractions import Fraction
 
@@ -66,7 +66,7 @@ class BacktestEngine:
         self._venues: dict[Venue, SimulatedVenue] = {}
         self._venue_configs: list[SimVenueConfig] = []
         self._instruments: dict[InstrumentId, Instrument] = {}
-        self._streams: list[Sequence[MarketData]] = []
+        self._streams: list[Iterable[MarketData]] = []
         self._strategies: list[Strategy] = []
         self._fills: list[OrderFilled] = []
         self._closing_pnls: list[float] = []
@@ -116,8 +116,12 @@ class BacktestEngine:
         self.portfolio.add_instrument(instrument)
         self.data_engine.add_instrument(instrument)
 
-    def add_data(self, events: Sequence[MarketData]) -> None:
-        """Add one time-ordered stream (a loader's ``events``)."""
+    def add_data(self, events: Iterable[MarketData]) -> None:
+        """Add one time-ordered stream: a loader's ``events`` list, or any iterable.
+
+        An iterator (a generator reading a large file, say) is consumed lazily, so a long
+        backtest need not hold its data in memory; progress then reports no total.
+        """
         self._streams.append(events)
 
     def add_strategy(self, strategy: Strategy) -> None:
@@ -131,7 +135,7 @@ class BacktestEngine:
     def run(self, progress: ProgressCallback | None = None, progress_every: int = 100_000) -> BacktestResult:
         if not self._strategies:
             raise ConfigError("no strategy added")
-        total = sum(len(s) for s in self._streams)
+        total = sum(len(s) for s in self._streams if isinstance(s, Sized))
         merged = self._merged()
         first = next(merged, None)
         if first is None:
