@@ -180,3 +180,21 @@ def test_python_m_bot4_prints_version(tmp_path: Path) -> None:
                           text=True, timeout=60)
     assert done.returncode == 0
     assert done.stdout.startswith("bot4 ")
+
+
+def test_backtest_market_maker_on_sample_quotes_and_fills(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "mm"
+    done = subprocess.run(
+        [sys.executable, "-m", "bot4", "backtest", "--strategy", "market_maker", "--data", "sample",
+         "--out", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((out / "result.json").read_text())
+    assert result["strategy_errors"] == 0
+    assert len(result["fills"]) > 0
+    assert all(f["liquidity"] == "MAKER" for f in result["fills"])  # post-only quotes never take

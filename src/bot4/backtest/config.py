@@ -316,8 +316,8 @@ def _build_instrument(table: InstrumentTable, key: str, file: str | None) -> Ins
                               found=text, error=exc.message) from None
         if name in ("tick_size", "step_size") and raw <= 0:
             raise ConfigError(f"{name} must be positive", **ctx, key=f"{key}.{name}", found=text)
-        if name.endswith("_fee") and not -FIXED_SCALAR < raw < FIXED_SCALAR:
-            raise ConfigError("a fee is a rate between -1 and 1, e.g. 0.001 for 0.1%", **ctx,
+        if name.endswith("_fee") and not -FIXED_SCALAR // 100 <= raw <= FIXED_SCALAR // 10:
+            raise ConfigError("a fee is a rate between -0.01 and 0.1, e.g. 0.001 for 0.1%", **ctx,
                               key=f"{key}.{name}", found=text)
     try:
         instrument_id = InstrumentId.from_str(table.instrument_id)

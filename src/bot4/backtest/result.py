@@ -54,10 +54,10 @@ class FillRecord(msgspec.Struct, frozen=True, kw_only=True):
             side=fill.order_side.name,
             quantity=str(fill.last_qty),
             price=str(fill.last_px),
-            notional=str(notional.normalize()),
+            notional=_plain(notional),
             commission=str(commission),
             commission_currency=fill.commission.currency.code,
-            commission_quote=str(in_quote.normalize()),
+            commission_quote=_plain(in_quote),
             liquidity=fill.liquidity_side.value,
         )
 
@@ -94,7 +94,7 @@ class OrderRecord(msgspec.Struct, frozen=True, kw_only=True):
             time_in_force=order.time_in_force.value,
             status=order.status.value,
             filled_qty=str(order.filled_qty),
-            avg_px=None if avg is None else str(round(avg, 12).normalize()),
+            avg_px=None if avg is None else _plain(round(avg, 12)),
             ts_init=order.ts_init,
             ts_last=order.ts_last,
             reason=reason or None,
@@ -122,7 +122,7 @@ class PositionRecord(msgspec.Struct, frozen=True, kw_only=True):
             instrument_id=str(position.instrument_id),
             side=position.side.value,
             quantity=str(position.quantity),
-            avg_px_open=None if avg is None else str(round(avg, 12).normalize()),
+            avg_px_open=None if avg is None else _plain(round(avg, 12)),
             realized_pnl=str(position.realized_pnl),
             unrealized_pnl=unrealized,
             fees_paid=str(position.fees_paid),
@@ -155,3 +155,11 @@ class BacktestResult(msgspec.Struct, kw_only=True):
     @classmethod
     def from_json(cls, data: bytes) -> BacktestResult:
         return msgspec.json.decode(data, type=cls)
+
+
+def _plain(value: Decimal) -> str:
+    """Fixed-point text without trailing zeros and never in exponent form ("600", not "6E+2")."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text

@@ -89,7 +89,7 @@ def build_engine(spec: BacktestSpec, strategy: Strategy, data: Sequence[LoadedDa
     for instrument in spec.instruments:
         engine.add_instrument(instrument)
     for item in data:
-        engine.add_data(item.result.events)
+        engine.add_data(item.result.events, item.result.report)
     engine.add_strategy(strategy)
     return engine
 

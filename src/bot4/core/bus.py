@@ -3,6 +3,12 @@
 Handlers run synchronously, one at a time, in subscription order: the order of effects in a
 backtest is fixed by the order of messages, which is what makes runs reproducible.
 
+Delivery runs to completion: a message published while a handler is running (a strategy's
+order is filled inside its own ``on_trade``) is queued and delivered after that handler, and
+every other handler of the current message, has returned. So no handler is ever re-entered
+from inside itself, and a strategy sees its fill after ``on_trade`` returns, as it would live.
+Queued messages are kept if a handler raises and go out with the next publish.
+
 Topics are dot-separated strings (``data.trades.BTCUSDT.BINANCE``). A subscription may end in
 ``*`` to match every topic with that prefix. ``publish`` looks the topic up in a cache of
 resolved handler tuples, so the hot path costs one dict lookup and a loop; the cache is
@@ -11,6 +17,7 @@ rebuilt only when subscriptions change.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +35,8 @@ class MessageBus:
         self._subscriptions: list[tuple[str, Handler]] = []
         self._resolved: dict[str, tuple[Handler, ...]] = {}
         self._endpoints: dict[str, Handler] = {}
+        self._pending: deque[tuple[tuple[Handler, ...], Any]] = deque()
+        self._delivering = False
         self.published_count = 0
         self.sent_count = 0
 
@@ -55,8 +64,20 @@ class MessageBus:
         if handlers is None:
             handlers = self._handlers_for(topic)
         self.published_count += 1
-        for handler in handlers:
-            handler(msg)
+        if self._delivering:
+            self._pending.append((handlers, msg))
+            return
+        self._delivering = True
+        try:
+            for handler in handlers:
+                handler(msg)
+            pending = self._pending
+            while pending:
+                queued, queued_msg = pending.popleft()
+                for handler in queued:
+                    handler(queued_msg)
+        finally:
+            self._delivering = False
 
     def register(self, endpoint: str, handler: Handler) -> None:
         """Make ``handler`` the one receiver of messages sent to ``endpoint``."""

@@ -51,7 +51,7 @@ class Portfolio:
         self._bus.publish("events.position", changed)
 
     def on_account_state(self, state: AccountState) -> None:
-        venue = Venue(state.account_id.value.split("-", 1)[0])
+        venue = Venue(state.account_id.value.rsplit("-", 1)[0])  # "VENUE-NNN"
         account = self._accounts.get(venue)
         if account is None:
             account = self._accounts[venue] = Account(state.account_id, state.account_type)

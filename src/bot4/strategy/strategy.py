@@ -5,7 +5,8 @@ read state and send orders. A strategy never touches a venue or the clock's sour
 attached to a :class:`StrategyContext` (clock, bus, execution, portfolio, books) by whoever
 runs it, so the same class runs unchanged in every mode.
 
-Handlers run synchronously and one at a time. An exception escaping a handler is caught at
+Handlers run synchronously and one at a time: events caused by an order sent from a handler
+(its acceptance, its fills) arrive after that handler returns (see ``bot4.core.bus``). An exception escaping a handler is caught at
 that boundary, logged with context, counted in ``error_count``, and then either re-raised
 (``fail_fast``, the backtest default: a bug should stop a backtest loudly) or swallowed so a
 live node keeps running and risk keeps enforcing.
@@ -237,6 +238,8 @@ class Strategy:
         def guarded(msg: Any) -> None:
             try:
                 handler(msg)
+            except StrategyError:
+                raise  # already logged and counted where it was raised
             except Exception as exc:  # the one task boundary for user code: log, count, decide
                 self.error_count += 1
                 self.log.error("strategy %s raised in %s: %r", self.id, name, exc, exc_info=True)

@@ -140,7 +140,7 @@ BROKEN = [
     ("instrument-zero-step", {"instruments": INSTRUMENTS.replace('step_size = "0.00001"', 'step_size = "0"')},
      "instruments[0].step_size", ["must be positive"]),
     ("instrument-fee-not-rate", {"instruments": INSTRUMENTS.replace('maker_fee = "0.001"', 'maker_fee = "2"')},
-     "instruments[0].maker_fee", ["rate between -1 and 1"]),
+     "instruments[0].maker_fee", ["rate between -0.01 and 0.1"]),
     ("instrument-precision", {"instruments": INSTRUMENTS + "base_precision = 12\n"},
      "instruments[0].base_precision", ["between 0 and 9"]),
     ("instrument-unknown-venue", {"instruments": INSTRUMENTS.replace('venue = "SIM"', 'venue = "BINANCE"')},

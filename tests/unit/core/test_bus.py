@@ -225,3 +225,53 @@ def test_deregister_removes_endpoint_and_frees_the_name() -> None:
 
 def test_deregister_unknown_endpoint_does_nothing() -> None:
     MessageBus().deregister("nowhere")
+
+
+def test_publish_inside_handler_is_delivered_after_handler_returns() -> None:
+    from bot4.core import MessageBus
+
+    bus = MessageBus()
+    log: list[str] = []
+
+    def first(msg: str) -> None:
+        log.append(f"first:{msg}:start")
+        if msg == "a":
+            bus.publish("t", "b")  # queued, not re-entered
+        log.append(f"first:{msg}:end")
+
+    def second(msg: str) -> None:
+        log.append(f"second:{msg}")
+
+    bus.subscribe("t", first)
+    bus.subscribe("t", second)
+    bus.publish("t", "a")
+    assert log == [
+        "first:a:start",
+        "first:a:end",
+        "second:a",
+        "first:b:start",
+        "first:b:end",
+        "second:b",
+    ]
+
+
+def test_publish_queued_messages_survive_a_raising_handler() -> None:
+    from bot4.core import MessageBus
+
+    bus = MessageBus()
+    seen: list[str] = []
+
+    def boom(msg: str) -> None:
+        if msg == "x":
+            bus.publish("other", "kept")
+            raise RuntimeError("handler bug")
+
+    bus.subscribe("t", boom)
+    bus.subscribe("other", seen.append)
+    try:
+        bus.publish("t", "x")
+    except RuntimeError:
+        pass
+    assert seen == []
+    bus.publish("t", "y")
+    assert seen == ["kept"]

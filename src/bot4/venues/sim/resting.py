@@ -7,7 +7,7 @@ identity: the venue holds exactly one :class:`SimOrder` per working order.
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 
 from bot4.model.book import OrderBook
@@ -68,6 +68,13 @@ class RestingOrders:
             return None
         return prices[-1] if side is _BUY else prices[0]
 
+    def reached(self, side: OrderSide, print_raw: int) -> bool:
+        """Whether a print at ``print_raw`` reaches any order of ``side`` (at or through it)."""
+        prices = self._prices[side]
+        if not prices:
+            return False
+        return prices[-1] >= print_raw if side is _BUY else prices[0] <= print_raw
+
     def at(self, side: OrderSide, price_raw: int) -> list[SimOrder]:
         """A copy of the level's orders, oldest first (safe to fill and remove while iterating)."""
         return list(self._levels[side].get(price_raw, ()))
@@ -79,8 +86,8 @@ class RestingOrders:
         """
         prices = self._prices[side]
         if side is _BUY:
-            return [p for p in reversed(prices) if p > print_raw]
-        return [p for p in prices if p < print_raw]
+            return prices[bisect_right(prices, print_raw) :][::-1]
+        return prices[: bisect_left(prices, print_raw)]
 
     def cap_queues(self, book: OrderBook, touched: Iterable[tuple[OrderSide, int]] | None) -> None:
         """Cap each order's queue ahead at the visible size now at its level.
