@@ -242,7 +242,7 @@ def _strategy(args: argparse.Namespace, spec: BacktestSpec, config_file: str) ->
     if args.strategy is not None:
         cls = load_strategy_class(args.strategy)
         table: dict[str, Any] = {}
-        if spec.strategy is not None and spec.strategy.cls is cls:
+        if spec.strategy is not None and _same_class(spec.strategy.cls, cls):
             table = spec.strategy.table
         strategy = build_strategy(cls, table, file=config_file if table else None)
         return strategy, strategy_label(args.strategy)
@@ -396,3 +396,12 @@ def _safe(label: str) -> str:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _same_class(a: type, b: type) -> bool:
+    """True for one class loaded twice from the same file (each file import makes a new class)."""
+    if a is b:
+        return True
+    file_a = getattr(sys.modules.get(a.__module__), "__file__", None)
+    file_b = getattr(sys.modules.get(b.__module__), "__file__", None)
+    return a.__qualname__ == b.__qualname__ and file_a is not None and file_a == file_b

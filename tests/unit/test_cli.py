@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +50,16 @@ def test_missing_external_subcommand_is_a_clear_error(monkeypatch: pytest.Monkey
 def test_backtest_instrument_without_data_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["backtest", "--strategy", "ema_cross", "--instrument", "BTCUSDT.SIM"]) == 2
     assert "--instrument and --bar-type describe --data PATH" in capsys.readouterr().err
+
+
+def test_same_class_recognises_one_file_loaded_twice(tmp_path: Path) -> None:
+    from bot4.cli import _same_class
+    from bot4.strategy.loader import load_strategy_class
+
+    path = tmp_path / "mine.py"
+    path.write_text("from bot4.strategy import Strategy\n\nclass Mine(Strategy):\n    pass\n\nclass Other(Strategy):\n    pass\n")
+    first = load_strategy_class(f"{path}:Mine")
+    second = load_strategy_class(f"{path}:Mine")
+    assert first is not second
+    assert _same_class(first, second)
+    assert not _same_class(first, load_strategy_class(f"{path}:Other"))
