@@ -29,7 +29,7 @@ from bot4.core.errors import (
 )
 from bot4.core.ids import ClientOrderId, InstrumentId, StrategyId, Venue
 from bot4.core.numbers import Price, Quantity
-from bot4.execution.ports import VenueClient, VenueEvent
+from bot4.execution.ports import PreTradeCheck, VenueClient, VenueEvent
 from bot4.model.account import AccountState
 from bot4.model.events import OrderDenied, OrderEvent, OrderFilled, OrderSubmitted
 from bot4.model.instrument import Instrument
@@ -57,9 +57,10 @@ class ExecutionStats(msgspec.Struct, kw_only=True):
 class ExecutionEngine:
     """Order state, command routing and event application."""
 
-    def __init__(self, bus: MessageBus, clock: Clock) -> None:
+    def __init__(self, bus: MessageBus, clock: Clock, risk: PreTradeCheck | None = None) -> None:
         self._bus = bus
         self._clock = clock
+        self._risk = risk
         self._clients: dict[Venue, VenueClient] = {}
         self._instruments: dict[InstrumentId, Instrument] = {}
         self._orders: dict[ClientOrderId, Order] = {}
@@ -69,6 +70,10 @@ class ExecutionEngine:
         self.stats = ExecutionStats()
 
     # -- wiring -------------------------------------------------------------------------------
+
+    def set_risk(self, risk: PreTradeCheck) -> None:
+        """Put a pre-trade check in front of every new order."""
+        self._risk = risk
 
     def register_client(self, client: VenueClient) -> None:
         self._clients[client.venue] = client
@@ -122,6 +127,12 @@ class ExecutionEngine:
         if problem is not None:
             self._deny(order, problem.code, problem.reason)
             return
+        risk = self._risk
+        if risk is not None:
+            denial = risk.check(order)
+            if denial is not None:
+                self._deny(order, denial.code, denial.reason, denial.details)
+                return
         now = self._clock.timestamp_ns()
         self._apply(
             order,
@@ -136,6 +147,8 @@ class ExecutionEngine:
         )
         self._open[order.client_order_id] = order
         self.stats.submitted += 1
+        if risk is not None:
+            risk.on_submitted(order)
         client.submit_order(order)
 
     def cancel_order(self, order: Order) -> None:
@@ -195,7 +208,7 @@ class ExecutionEngine:
             self._bus.publish("events.fills", event)
         self._bus.publish(topic, event)
 
-    def _deny(self, order: Order, code: str, reason: str) -> None:
+    def _deny(self, order: Order, code: str, reason: str, details: dict[str, str] | None = None) -> None:
         now = self._clock.timestamp_ns()
         self._orders.setdefault(order.client_order_id, order)
         self.stats.denied += 1
@@ -205,6 +218,7 @@ class ExecutionEngine:
             strategy_id=order.strategy_id,
             code=code,
             reason=reason,
+            details=details or {},
             ts_event=now,
             ts_init=now,
         )

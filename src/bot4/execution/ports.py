@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+import msgspec
+
 from bot4.core.ids import AccountId, Venue
 from bot4.core.numbers import Price, Quantity
 from bot4.model.account import AccountState
 from bot4.model.events import OrderEvent
 from bot4.model.orders import Order
 
-__all__ = ["EventSink", "VenueClient", "VenueEvent"]
+__all__ = ["Denial", "EventSink", "PreTradeCheck", "VenueClient", "VenueEvent"]
 
 VenueEvent = OrderEvent | AccountState
 EventSink = Callable[[VenueEvent], None]
@@ -46,3 +48,24 @@ class VenueClient(Protocol):
         price: Price | None = None,
         trigger_price: Price | None = None,
     ) -> None: ...
+
+
+class Denial(msgspec.Struct, frozen=True, gc=False):
+    """Why a pre-trade check refused an order: a stable code, a sentence, and the numbers."""
+
+    code: str
+    reason: str
+    details: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class PreTradeCheck(Protocol):
+    """The risk engine as the execution engine sees it: every new order passes ``check``.
+
+    ``check`` returns None to let the order go or a :class:`Denial`; it never raises for a bad
+    order. ``on_submitted`` is called after an order passed and was handed to its venue, so
+    throttles and counters see only what really left.
+    """
+
+    def check(self, order: Order) -> Denial | None: ...
+
+    def on_submitted(self, order: Order) -> None: ...

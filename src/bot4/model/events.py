@@ -66,6 +66,7 @@ class OrderDenied(OrderEvent, frozen=True, gc=False, kw_only=True, tag=True):
     kind: ClassVar[OrderEventKind] = OrderEventKind.DENIED
     code: str
     reason: str
+    details: dict[str, str] = msgspec.field(default_factory=dict)  # the numbers that caused it
 
 
 class OrderSubmitted(OrderEvent, frozen=True, gc=False, kw_only=True, tag=True):

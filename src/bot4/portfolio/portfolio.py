@@ -129,3 +129,29 @@ class Portfolio:
             / FIXED_SCALAR,
             instrument.quote_currency,
         )
+
+    # -- exposure and PnL for risk ----------------------------------------------------------
+
+    def exposure_raw(self, instrument_id: InstrumentId) -> int:
+        """Absolute position value at the last mark, raw quote units (0 without a mark)."""
+        position = self._positions.get(instrument_id)
+        mark = self._marks.get(instrument_id)
+        if position is None or mark is None or position.signed_raw == 0:
+            return 0
+        return abs(position.signed_raw) * mark // FIXED_SCALAR
+
+    def gross_exposure_raw(self, currency: Currency) -> int:
+        """Sum of absolute position values of instruments quoted in ``currency``."""
+        total = 0
+        for instrument_id, position in self._positions.items():
+            if position.signed_raw and position.quote_currency == currency:
+                total += self.exposure_raw(instrument_id)
+        return total
+
+    def net_realized_raw(self, currency: Currency) -> int:
+        """Realised PnL net of fees over all positions quoted in ``currency``, raw units."""
+        total = 0
+        for position in self._positions.values():
+            if position.quote_currency == currency:
+                total += position.net_realized_pnl.raw
+        return total

@@ -161,7 +161,8 @@ class MatchingEngine:
             price = data.price.raw
             market.last_raw = price
             # Most prints reach no stop and no resting order: test that before any work.
-            # Measured with one far resting limit and one far stop: 2.4 us -> 0.6 us per tick.
+            # Measured with one far resting limit and one far stop, per tick through the
+            # venue: 2.7 us -> 0.95 us.
             if self._open:
                 if self._stops:
                     self._trigger_stops(price, price)

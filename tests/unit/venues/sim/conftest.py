@@ -49,6 +49,21 @@ def btcusdt() -> Instrument:
     )
 
 
+def ethusdt() -> Instrument:
+    """A second instrument on the venue, quoted in the same USDT."""
+    return Instrument.create(
+        instrument_id=InstrumentId.from_str("ETHUSDT.SIM"),
+        base=Currency("ETH", 8),
+        quote=USDT,
+        tick_size="0.01",
+        step_size="0.00001",
+        min_quantity="0.00001",
+        min_notional="5",
+        maker_fee="0.001",
+        taker_fee="0.001",
+    )
+
+
 def _qty(text: str, instrument: Instrument) -> Quantity:
     """The instrument's precision when the text fits it, else as written (for filter tests)."""
     try:
@@ -232,3 +247,9 @@ def make_sim() -> Callable[..., Sim]:
 @pytest.fixture
 def sim() -> Sim:
     return Sim()
+
+
+@pytest.fixture
+def make_two_sim() -> Callable[..., Sim]:
+    """A venue listing BTCUSDT and ETHUSDT; the order and data builders use BTCUSDT."""
+    return lambda **config: Sim([btcusdt(), ethusdt()], **config)

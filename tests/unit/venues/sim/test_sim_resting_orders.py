@@ -1,5 +1,9 @@
-from bot4.model.enums import LiquiditySide, OrderSide, OrderStatus
+import pytest
+
+from bot4.core.ids import ClientOrderId, InstrumentId, StrategyId
+from bot4.model.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
 from bot4.model.events import OrderFilled
+from bot4.venues.sim import RestingOrders, SimOrder
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 
@@ -165,3 +169,50 @@ def test_resting_sell_trade_through_fills_up_to_trade_size_when_configured(make_
     order = sim.limit(SELL, "3", "101.00")
     sim.trade("101.50", "1.25")
     assert fills(sim, order) == [("101.00", "1.25000")]
+
+
+def resting_book(buys, sells):
+    """RestingOrders holding one order per given price (raw ints), per side."""
+    resting = RestingOrders()
+    for n, (side, price) in enumerate([(BUY, p) for p in buys] + [(SELL, p) for p in sells]):
+        resting.add(
+            SimOrder(
+                client_order_id=ClientOrderId(f"R-{n}"),
+                strategy_id=StrategyId("S-001"),
+                instrument_id=InstrumentId.from_str("BTCUSDT.SIM"),
+                side=side,
+                order_type=OrderType.LIMIT,
+                quantity_raw=1,
+                price_raw=price,
+            )
+        )
+    return resting
+
+
+@pytest.mark.parametrize(
+    ("print_raw", "buys_through", "sells_through", "buy_reached", "sell_reached"),
+    [
+        (50, [100, 99, 98], [], True, False),  # below every buy
+        (99, [100], [], True, False),  # at a buy level: 100 is through, 99 is at
+        (100, [], [], True, False),  # at the best buy
+        (101, [], [], False, True),  # at the best sell
+        (102, [], [101], False, True),
+        (200, [], [101, 102, 104], False, True),  # above every sell
+    ],
+)
+def test_resting_orders_through_and_reached_follow_the_print(
+    print_raw, buys_through, sells_through, buy_reached, sell_reached
+):
+    resting = resting_book(buys=[98, 99, 100], sells=[101, 102, 104])
+    assert resting.through(BUY, print_raw) == buys_through
+    assert resting.through(SELL, print_raw) == sells_through
+    assert resting.reached(BUY, print_raw) is buy_reached
+    assert resting.reached(SELL, print_raw) is sell_reached
+
+
+def test_resting_orders_empty_side_is_never_reached():
+    resting = resting_book(buys=[], sells=[])
+    assert not resting.reached(BUY, 1)
+    assert not resting.reached(SELL, 10**12)
+    assert resting.through(BUY, 0) == []
+    assert resting.through(SELL, 10**12) == []

@@ -255,3 +255,52 @@ def test_venue_gtd_expiry_comes_before_a_command_arriving_at_the_same_time(make_
     sim.venue.cancel_order(order)  # arrives at 300 too
     sim.venue.advance_time(300)
     assert sim.kinds(order) == ["OrderAccepted", "OrderExpired", "OrderCancelRejected"]
+
+
+
+def other_trade(sim, price, ts):
+    """A trade on the venue's second instrument (ETHUSDT), with the clock moved to ``ts``."""
+    sim.clock.set_time(ts)
+    instrument = sim.instruments[1]
+    sim.venue.process_data(
+        TradeTick(instrument.id, Price.from_str(price), Quantity.from_str("1"), AggressorSide.BUYER,
+                  TradeId(f"E-{ts}"), ts, ts)
+    )
+
+
+def test_venue_trade_without_working_orders_moves_only_time_and_last_price(sim):
+    sim.trade("100.00", "1", ts=10)
+    sim.trade("101.00", "1", ts=20)
+    assert sim.events == []
+    assert sim.venue.now_ns == 20
+    assert sim.venue.engine(sim.instrument.id).last_raw == 101_000_000_000
+
+
+def test_venue_data_older_than_its_time_does_not_move_time_back(sim):
+    sim.trade("100.00", "1", ts=10)
+    sim.venue.advance_time(50)
+    sim.trade("99.00", "1", ts=30)
+    order = sim.market(BUY, "0.1")
+    assert sim.venue.now_ns == 50
+    assert sim.events_for(order)[0].ts_event == 50
+    assert fills(sim, order) == [("99.00", "0.10000")]
+
+
+def test_venue_data_for_an_instrument_without_orders_first_runs_commands_due_on_another(make_two_sim):
+    sim = make_two_sim(latency_ns=100)
+    sim.trade("100.00", "1", ts=10)
+    order = sim.market(BUY, "0.5")  # arrives at 110
+    other_trade(sim, "2000.00", ts=150)
+    accepted, filled = sim.events_for(order)
+    assert (accepted.ts_event, filled.ts_event) == (110, 110)
+    assert sim.venue.now_ns == 150
+
+
+def test_venue_trade_on_one_instrument_leaves_resting_orders_on_another_alone(make_two_sim):
+    sim = make_two_sim()
+    sim.trade("100.00", "1", ts=10)
+    order = sim.limit(BUY, "1", "99.00")
+    other_trade(sim, "50.00", ts=20)
+    assert sim.kinds(order) == ["OrderAccepted"]
+    sim.trade("98.00", "1", ts=30)
+    assert fills(sim, order) == [("99.00", "1.00000")]
