@@ -394,10 +394,6 @@ def _safe(label: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label) or "strategy"
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 def _same_class(a: type, b: type) -> bool:
     """True for one class loaded twice from the same file (each file import makes a new class)."""
     if a is b:
@@ -405,3 +401,8 @@ def _same_class(a: type, b: type) -> bool:
     file_a = getattr(sys.modules.get(a.__module__), "__file__", None)
     file_b = getattr(sys.modules.get(b.__module__), "__file__", None)
     return a.__qualname__ == b.__qualname__ and file_a is not None and file_a == file_b
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+

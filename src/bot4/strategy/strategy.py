@@ -26,6 +26,7 @@ from bot4.core.errors import Bot4Error, InvalidInputError
 from bot4.core.ids import ClientOrderId, InstrumentId, StrategyId, TraderId
 from bot4.core.numbers import Price, Quantity
 from bot4.execution.engine import ExecutionEngine
+from bot4.execution.ids import ClientOrderIdGenerator
 from bot4.model.account import Account
 from bot4.model.book import OrderBook
 from bot4.model.data import Bar, BarType, QuoteTick, TradeTick
@@ -81,8 +82,7 @@ class Strategy:
         self.fail_fast = True
         self.error_count = 0
         self._ctx: StrategyContext | None = None
-        self._order_seq = 0
-        self._id_prefix = ""
+        self._order_ids: ClientOrderIdGenerator | None = None
 
     # -- lifecycle handlers (override) --------------------------------------------------------
 
@@ -112,9 +112,8 @@ class Strategy:
         """Connect to a running engine; called once before ``on_start``."""
         self._ctx = ctx
         self.fail_fast = fail_fast
-        start_s = ctx.clock.timestamp_ns() // 1_000_000_000
-        # Unique across restarts: the node's start second plus a per-run sequence (see docs).
-        self._id_prefix = f"{ctx.trader_id}-{self.id}-{start_s:x}-"
+        # Unique across restarts; the format is documented in bot4.execution.ids.
+        self._order_ids = ClientOrderIdGenerator(ctx.trader_id, self.id, ctx.clock.timestamp_ns())
         ctx.bus.subscribe(f"events.order.{self.id}", self._guard(self.on_order_event))
         ctx.bus.subscribe("events.position", self._guard(self._position_filter))
 
@@ -172,8 +171,9 @@ class Strategy:
     # -- orders -------------------------------------------------------------------------------
 
     def next_order_id(self) -> ClientOrderId:
-        self._order_seq += 1
-        return ClientOrderId(f"{self._id_prefix}{self._order_seq}")
+        if self._order_ids is None:
+            raise InvalidInputError("strategy is not attached to an engine yet", strategy=str(self.id))
+        return self._order_ids.next()
 
     def submit_order(self, order: Order) -> Order:
         self.ctx.execution.submit_order(order)
