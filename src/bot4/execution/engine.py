@@ -27,11 +27,19 @@ from bot4.core.errors import (
     UnknownInstrumentError,
     UnknownVenueError,
 )
-from bot4.core.ids import ClientOrderId, InstrumentId, StrategyId, Venue
+from bot4.core.ids import AccountId, ClientOrderId, InstrumentId, StrategyId, TraderId, Venue
 from bot4.core.numbers import Price, Quantity
+from bot4.execution.ids import ClientOrderIdGenerator
 from bot4.execution.ports import PreTradeCheck, VenueClient, VenueEvent
 from bot4.model.account import AccountState
-from bot4.model.events import OrderDenied, OrderEvent, OrderFilled, OrderSubmitted
+from bot4.model.events import (
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderDenied,
+    OrderEvent,
+    OrderFilled,
+    OrderSubmitted,
+)
 from bot4.model.instrument import Instrument
 from bot4.model.orders import Order
 
@@ -66,6 +74,9 @@ class ExecutionEngine:
         self._orders: dict[ClientOrderId, Order] = {}
         self._open: dict[ClientOrderId, Order] = {}
         self._order_topics: dict[StrategyId, str] = {}
+        self._id_generators: dict[StrategyId, ClientOrderIdGenerator] = {}
+        self._trader_ids: dict[StrategyId, TraderId] = {}
+        self._replacements: dict[ClientOrderId, Order] = {}  # original id -> its replacement
         self.unmatched: list[UnmatchedEvent] = []
         self.stats = ExecutionStats()
 
@@ -104,6 +115,27 @@ class ExecutionEngine:
             if (instrument_id is None or o.instrument_id == instrument_id)
             and (strategy_id is None or o.strategy_id == strategy_id)
         ]
+
+    def account_id_for(self, venue: Venue) -> AccountId:
+        return self._client_for(venue).account_id
+
+    def adopt(self, order: Order, ts: int) -> None:
+        """Take over an order found at the venue that we never sent (reconciliation).
+
+        It is recorded as submitted; the caller then applies what the venue reported.
+        """
+        if order.client_order_id in self._orders:
+            raise InvalidStateTransition("an order with this id is already known", order=str(order.client_order_id))
+        self._orders[order.client_order_id] = order
+        self._apply(order, OrderSubmitted(
+            client_order_id=order.client_order_id,
+            instrument_id=order.instrument_id,
+            strategy_id=order.strategy_id,
+            account_id=self.account_id_for(order.instrument_id.venue),
+            ts_event=ts,
+            ts_init=ts,
+        ))
+        self._open[order.client_order_id] = order
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -163,16 +195,60 @@ class ExecutionEngine:
             self.cancel_order(order)
         return len(targets)
 
+    def next_client_order_id(self, trader_id: TraderId, strategy_id: StrategyId) -> ClientOrderId:
+        """Mint an id for ``strategy_id``; one generator per strategy, started at first use."""
+        generator = self._id_generators.get(strategy_id)
+        if generator is None:
+            generator = ClientOrderIdGenerator(trader_id, strategy_id, self._clock.timestamp_ns())
+            self._id_generators[strategy_id] = generator
+            self._trader_ids[strategy_id] = trader_id
+        return generator.next()
+
     def modify_order(
         self,
         order: Order,
         quantity: Quantity | None = None,
         price: Price | None = None,
         trigger_price: Price | None = None,
-    ) -> None:
+    ) -> Order:
+        """Change a working order's quantity (new total) or prices.
+
+        A venue that amends in place gets a modify command and the same order comes back. For a
+        venue that cannot (``supports_amend`` false) the order is canceled and, once the cancel
+        is confirmed, a replacement for the unfilled rest is submitted under a new client order
+        id; the replacement is returned at once so the caller can follow it. If the original
+        fills or the cancel is refused first, the replacement is denied (``REPLACE_ABORTED``).
+        """
         if not order.is_open:
-            return
-        self._client_for(order.instrument_id.venue).modify_order(order, quantity, price, trigger_price)
+            return order
+        client = self._client_for(order.instrument_id.venue)
+        if client.supports_amend:
+            client.modify_order(order, quantity, price, trigger_price)
+            return order
+        total = order.quantity if quantity is None else quantity
+        rest = total.raw - order.filled_raw
+        trader_id = self._trader_ids.get(order.strategy_id, TraderId("BOT4"))
+        replacement = Order(
+            client_order_id=self.next_client_order_id(trader_id, order.strategy_id),
+            strategy_id=order.strategy_id,
+            instrument_id=order.instrument_id,
+            side=order.side,
+            order_type=order.order_type,
+            quantity=Quantity(max(rest, 0), total.precision),
+            ts_init=self._clock.timestamp_ns(),
+            price=order.price if price is None else price,
+            trigger_price=order.trigger_price if trigger_price is None else trigger_price,
+            time_in_force=order.time_in_force,
+            expire_time_ns=order.expire_time_ns,
+            post_only=order.post_only,
+            reduce_only=order.reduce_only,
+        ) if rest > 0 else None
+        if replacement is None:
+            client.cancel_order(order)  # the new total is already filled: just stop the rest
+            return order
+        self._replacements[order.client_order_id] = replacement
+        client.cancel_order(order)
+        return replacement
 
     # -- events -------------------------------------------------------------------------------
 
@@ -197,6 +273,20 @@ class ExecutionEngine:
             return
         if order.is_closed:
             self._open.pop(order.client_order_id, None)
+        if self._replacements:
+            self._follow_replacement(order, event)
+
+    def _follow_replacement(self, order: Order, event: OrderEvent) -> None:
+        replacement = self._replacements.get(order.client_order_id)
+        if replacement is None:
+            return
+        if isinstance(event, OrderCanceled):
+            del self._replacements[order.client_order_id]
+            self.submit_order(replacement)
+        elif order.is_closed or isinstance(event, OrderCancelRejected):
+            del self._replacements[order.client_order_id]
+            self._deny(replacement, "REPLACE_ABORTED",
+                       f"order {order.client_order_id} ended as {order.status.value} before it was replaced")
 
     def _apply(self, order: Order, event: OrderEvent) -> None:
         order.apply(event)

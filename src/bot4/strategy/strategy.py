@@ -26,7 +26,6 @@ from bot4.core.errors import Bot4Error, InvalidInputError
 from bot4.core.ids import ClientOrderId, InstrumentId, StrategyId, TraderId
 from bot4.core.numbers import Price, Quantity
 from bot4.execution.engine import ExecutionEngine
-from bot4.execution.ids import ClientOrderIdGenerator
 from bot4.model.account import Account
 from bot4.model.book import OrderBook
 from bot4.model.data import Bar, BarType, QuoteTick, TradeTick
@@ -82,7 +81,6 @@ class Strategy:
         self.fail_fast = True
         self.error_count = 0
         self._ctx: StrategyContext | None = None
-        self._order_ids: ClientOrderIdGenerator | None = None
 
     # -- lifecycle handlers (override) --------------------------------------------------------
 
@@ -112,8 +110,6 @@ class Strategy:
         """Connect to a running engine; called once before ``on_start``."""
         self._ctx = ctx
         self.fail_fast = fail_fast
-        # Unique across restarts; the format is documented in bot4.execution.ids.
-        self._order_ids = ClientOrderIdGenerator(ctx.trader_id, self.id, ctx.clock.timestamp_ns())
         ctx.bus.subscribe(f"events.order.{self.id}", self._guard(self.on_order_event))
         ctx.bus.subscribe("events.position", self._guard(self._position_filter))
 
@@ -171,9 +167,8 @@ class Strategy:
     # -- orders -------------------------------------------------------------------------------
 
     def next_order_id(self) -> ClientOrderId:
-        if self._order_ids is None:
-            raise InvalidInputError("strategy is not attached to an engine yet", strategy=str(self.id))
-        return self._order_ids.next()
+        """A fresh client order id (format in ``bot4.execution.ids``)."""
+        return self.ctx.execution.next_client_order_id(self.ctx.trader_id, self.id)
 
     def submit_order(self, order: Order) -> Order:
         self.ctx.execution.submit_order(order)
@@ -188,8 +183,10 @@ class Strategy:
     def modify_order(
         self, order: Order, quantity: Quantity | None = None, price: Price | None = None,
         trigger_price: Price | None = None,
-    ) -> None:
-        self.ctx.execution.modify_order(order, quantity, price, trigger_price)
+    ) -> Order:
+        """Amend a working order; returns the order that will carry the change (a replacement
+        order when the venue cannot amend, see ``ExecutionEngine.modify_order``)."""
+        return self.ctx.execution.modify_order(order, quantity, price, trigger_price)
 
     def market(self, instrument_id: InstrumentId, side: OrderSide, quantity: Quantity, *,
                reduce_only: bool = False) -> Order:

@@ -54,6 +54,8 @@ class RecordingClient:
     def cancel_order(self, order: Order) -> None:
         self.canceled.append(order)
 
+    supports_amend = True
+
     def modify_order(self, order: Order, quantity=None, price=None, trigger_price=None) -> None:  # type: ignore[no-untyped-def]
         self.modified.append((order, quantity, price, trigger_price))
 

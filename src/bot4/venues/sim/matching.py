@@ -162,7 +162,7 @@ class MatchingEngine:
             market.last_raw = price
             # Most prints reach no stop and no resting order: test that before any work.
             # Measured with one far resting limit and one far stop, per tick through the
-            # venue: 2.7 us -> 0.95 us.
+            # venue: 2.4 us -> 0.95 us.
             if self._open:
                 if self._stops:
                     self._trigger_stops(price, price)

@@ -127,6 +127,11 @@ class SimulatedVenue:
     def account_id(self) -> AccountId:
         return self._account_id
 
+    @property
+    def supports_amend(self) -> bool:
+        """The simulated venue amends working orders in place (``OrderUpdated``)."""
+        return True
+
     def submit_order(self, order: Order) -> None:
         self._enqueue(SimOrder.from_order(order))
 
