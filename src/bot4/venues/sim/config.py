@@ -62,8 +62,10 @@ class SimVenueConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             text = getattr(self, name)
             if text is not None:
                 rate = _decimal(name, text)
-                if not -1 < rate < 1:
-                    raise ConfigError(f"{name} must be a rate between -1 and 1", field=name, value=text)
+                if not Decimal("-0.01") <= rate <= Decimal("0.1"):
+                    raise ConfigError(
+                        f"{name} must be a rate between -0.01 and 0.1 (e.g. 0.001 for 0.1%)", field=name, value=text
+                    )
         for code, amount in self.starting_balances.items():
             key = f"starting_balances.{code}"
             if not code or any(c.isspace() for c in code):
