@@ -71,16 +71,29 @@ class DataEngine:
         elif type(data) is BookDeltas:
             book = self._books[data.instrument_id]
             book.apply_deltas(data)
+            if portfolio is not None:
+                self._mark_from_book(book)
             bus.publish(topics.book, book)
         elif type(data) is BookSnapshot:
             book = self._books[data.instrument_id]
             book.apply_snapshot(data)
+            if portfolio is not None:
+                self._mark_from_book(book)
             bus.publish(topics.book, book)
         elif type(data) is BookDelta:
             book = self._books[data.instrument_id]
             book.apply_delta(data)
+            if portfolio is not None:
+                self._mark_from_book(book)
             bus.publish(topics.book, book)
         elif type(data) is Bar:
             if portfolio is not None:
                 portfolio.update_mark(data.instrument_id, data.close.raw)
             bus.publish(f"data.bars.{data.bar_type}", data)
+
+    def _mark_from_book(self, book: OrderBook) -> None:
+        """Mark positions at the book's mid when both sides are there and not crossed."""
+        bid = book.best_bid_raw()
+        ask = book.best_ask_raw()
+        if bid is not None and ask is not None and bid < ask and self._portfolio is not None:
+            self._portfolio.update_mark(book.instrument_id, (bid + ask) // 2)
