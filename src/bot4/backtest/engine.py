@@ -158,7 +158,6 @@ class BacktestEngine:
             strategy.start()
 
         equity: list[tuple[int, float]] = []
-        sample_ns = self.config.equity_sample_ns
         next_sample = start_ns
         clock = self._clock
         venues = self._venues

@@ -176,6 +176,11 @@ def format_result(r: ScenarioResult) -> str:
             f"  single {unit}: median {_ns(r.single_median_ns)} | p99 {_ns(r.single_p99_ns)} | "
             f"max {_ns(r.single_max_ns)} (timer overhead {r.extra.get('timer_overhead_ns')} ns subtracted)"
         )
+    if r.latency_median_ns is not None:
+        lines.append(
+            f"  latency {r.latency_what}: median {_ns(r.latency_median_ns)} | p99 {_ns(r.latency_p99_ns)} | "
+            f"max {_ns(r.latency_max_ns)} over {r.latency_samples:,} events"
+        )
     if r.alloc_bytes_per_op is not None:
         peak = "" if r.peak_bytes_per_op is None else f" | transient peak {r.peak_bytes_per_op} B/{unit}"
         lines.append(

@@ -17,14 +17,16 @@ the platform's data path from its order path.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from bot4.core.ids import InstrumentId
 from bot4.core.numbers import Quantity
 from bot4.model.data import TradeTick
 from bot4.model.enums import OrderSide
+from bot4.model.orders import Order
 from bot4.strategy.strategy import Strategy, StrategyConfig
 
-__all__ = ["SmaCross", "SmaCrossConfig"]
+__all__ = ["SmaCross", "SmaCrossConfig", "SmaSignalCross", "StampedSmaSignalCross"]
 
 
 class SmaCrossConfig(StrategyConfig, kw_only=True, forbid_unknown_fields=True):
@@ -108,3 +110,91 @@ class SmaCross(Strategy):
         side = OrderSide.BUY if delta > 0 else OrderSide.SELL
         self.orders_sent += 1
         self.market(self.instrument_id, side, Quantity(abs(delta), self._precision))
+
+
+class SmaSignalCross(SmaCross):
+    """The same SMA cross, but each cross goes through the signal path of a real strategy.
+
+    On a cross it emits a :class:`~bot4.strategy.signals.Signal` of strength +1 or -1 and hands
+    it to a :class:`~bot4.strategy.signals.SignalProcessor` (``FixedQuantity(trade_size)``,
+    ``max_position = trade_size``), which sizes the order for the difference to the position;
+    the strategy submits the intent as a market order. Without a processor (``processor=None``,
+    e.g. when ``bot4.strategy.signals`` is absent) it computes the order itself, as
+    :class:`SmaCross` does. Either way the order then passes the execution engine (and its risk
+    engine, when one is set) to the venue client.
+    """
+
+    def __init__(self, config: SmaCrossConfig | None = None, processor: Any = None) -> None:
+        super().__init__(config)
+        self._processor = processor
+        self._signal_type: Any = None
+        if processor is not None:
+            from bot4.strategy.signals import Signal
+
+            self._signal_type = Signal
+        self.dropped = 0
+
+    def _flip(self, long: bool) -> None:
+        processor = self._processor
+        if processor is None:
+            super()._flip(long)
+            return
+        now = self.clock.timestamp_ns()
+        intent = processor.process(self._signal_type(
+            instrument_id=self.instrument_id, strength=1.0 if long else -1.0, ts_event=now, ts_init=now,
+        ))
+        if intent is None:
+            self.dropped += 1
+            return
+        self.orders_sent += 1
+        self.market(intent.instrument_id, intent.side, intent.quantity)
+
+
+class StampedSmaSignalCross(SmaSignalCross):
+    """:class:`SmaSignalCross` that stamps ``perf_counter_ns`` between the stages of an order.
+
+    For the breakdown pass of ``tick_to_order`` only (the stamps cost ~40 ns each). Per tick it
+    records the moment ``on_trade`` is entered; on a cross it appends to ``stages`` the tuple
+    ``(on_trade entered, cross found, intent sized, order built)``; the order is built with
+    ``next_order_id`` + ``Order.market`` and sent with ``submit_order``, exactly what
+    ``Strategy.market`` does in one call.
+    """
+
+    def __init__(self, config: SmaCrossConfig | None = None, processor: Any = None) -> None:
+        super().__init__(config, processor)
+        self.stages: list[tuple[int, int, int, int]] = []
+        self._entered = 0
+
+    def on_trade(self, tick: TradeTick) -> None:
+        self._entered = time.perf_counter_ns()
+        super().on_trade(tick)
+
+    def _flip(self, long: bool) -> None:
+        perf = time.perf_counter_ns
+        crossed = perf()
+        processor = self._processor
+        if processor is None:
+            target = self._size_raw if long else -self._size_raw
+            delta = target - self.position(self.instrument_id).signed_raw
+            if delta == 0:
+                return
+            side = OrderSide.BUY if delta > 0 else OrderSide.SELL
+            quantity = Quantity(abs(delta), self._precision)
+        else:
+            now = self.clock.timestamp_ns()
+            intent = processor.process(self._signal_type(
+                instrument_id=self.instrument_id, strength=1.0 if long else -1.0, ts_event=now, ts_init=now,
+            ))
+            if intent is None:
+                self.dropped += 1
+                return
+            side = intent.side
+            quantity = intent.quantity
+        sized = perf()
+        order = Order.market(client_order_id=self.next_order_id(), strategy_id=self.id,
+                             instrument_id=self.instrument_id, side=side, quantity=quantity,
+                             ts_init=self.clock.timestamp_ns())
+        built = perf()
+        self.stages.append((self._entered, crossed, sized, built))
+        self.orders_sent += 1
+        self.submit_order(order)

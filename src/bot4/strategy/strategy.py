@@ -35,6 +35,7 @@ from bot4.model.instrument import Instrument
 from bot4.model.orders import Order
 from bot4.model.position import Position, PositionChanged
 from bot4.portfolio.portfolio import Portfolio
+from bot4.strategy.signals import Signal, SignalProcessor, SignalProcessorConfig
 
 __all__ = ["Strategy", "StrategyConfig", "StrategyContext", "StrategyError"]
 
@@ -81,6 +82,7 @@ class Strategy:
         self.fail_fast = True
         self.error_count = 0
         self._ctx: StrategyContext | None = None
+        self._signals: SignalProcessor | None = None
 
     # -- lifecycle handlers (override) --------------------------------------------------------
 
@@ -222,6 +224,50 @@ class Strategy:
             side=side, quantity=quantity, price=price, trigger_price=trigger_price,
             ts_init=self.ctx.clock.timestamp_ns(), reduce_only=reduce_only,
         ))
+
+    # -- signals ------------------------------------------------------------------------------
+
+    def set_sizing(self, config: SignalProcessorConfig, *, count_working_orders: bool = True) -> SignalProcessor:
+        """Size this strategy's ``signal`` calls with ``config``; call it from ``on_start``.
+
+        With ``count_working_orders`` (the default) the unfilled rest of every open order in
+        the instrument counts toward the position, so a second signal before the first order
+        fills does not order again. Like the portfolio's position, it covers all strategies.
+        """
+        ctx = self.ctx
+        execution = ctx.execution
+
+        def working(instrument_id: InstrumentId) -> int:
+            return sum(o.leaves_raw * o.side.sign for o in execution.open_orders(instrument_id))
+
+        self._signals = SignalProcessor(
+            config, ctx.instrument, ctx.portfolio, working_orders=working if count_working_orders else None
+        )
+        return self._signals
+
+    @property
+    def signals(self) -> SignalProcessor:
+        """The processor ``signal`` uses: its ``stats`` and ``last_drop`` say what it did."""
+        if self._signals is None:
+            raise InvalidInputError("call set_sizing(config) before using signals", strategy=str(self.id))
+        return self._signals
+
+    def signal(self, instrument_id: InstrumentId, strength: float, confidence: float | None = None, *,
+               source: str | None = None) -> Order | None:
+        """Move the position toward ``strength`` (in [-1, 1]) of the sizing policy's target.
+
+        Returns the submitted market order, or None when nothing was sent (reason in
+        ``self.signals.last_drop``, counted in ``self.signals.stats``). Never raises for those.
+        The order still passes risk and may come back denied.
+        """
+        now = self.ctx.clock.timestamp_ns()
+        intent = self.signals.process(Signal(
+            instrument_id=instrument_id, strength=strength, confidence=confidence,
+            ts_event=now, ts_init=now, source=source,
+        ))
+        if intent is None:
+            return None
+        return self.market(instrument_id, intent.side, intent.quantity)
 
     # -- internals ----------------------------------------------------------------------------
 

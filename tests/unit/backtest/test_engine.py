@@ -86,3 +86,27 @@ def test_strategy_fill_arrives_after_on_trade_returns() -> None:
     e.run()
     assert seen[:2] == ["trade:start", "trade:end"]
     assert "OrderFilled" in seen
+
+
+def test_strategy_signal_sizes_and_submits_then_reaches_target() -> None:
+    from bot4.strategy import FixedQuantity, SignalProcessorConfig
+
+    class Signals(Strategy):
+        def on_start(self) -> None:
+            self.subscribe_trades(INSTRUMENT.id)
+            self.set_sizing(SignalProcessorConfig(policy=FixedQuantity("0.02"),
+                                                  max_position="0.02"))
+            self.sent: list[object] = []
+
+        def on_trade(self, tick: TradeTick) -> None:
+            self.sent.append(self.signal(INSTRUMENT.id, 0.5))
+
+    e = engine()
+    e.add_data(ticks([0, SECOND, 2 * SECOND]))
+    strategy = Signals()
+    e.add_strategy(strategy)
+    e.run()
+    first, *rest = strategy.sent
+    assert first is not None and first.quantity == INSTRUMENT.make_qty("0.01")
+    assert rest == [None, None]  # already at the target: nothing more is sent
+    assert strategy.position(INSTRUMENT.id).signed_raw == INSTRUMENT.make_qty("0.01").raw

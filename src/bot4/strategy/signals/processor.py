@@ -11,6 +11,11 @@ The pass, in order (the first failing step drops the signal with its :class:`Dro
    (else ``INVALID_CONFIDENCE``) and multiplies the strength.
 3. Read the mark (the portfolio's last price; ``NO_MARK`` without a positive one) and, for
    equity-based policies, the equity in the quote currency (``NO_EQUITY`` when missing or <= 0).
+   ``Portfolio.equity_raw`` walks every balance and values it at its mark: ~1 us for a spot
+   account holding BTC and USDT, as much as the rest of the pass. With ``equity_max_age_ns``
+   set, a reading is reused for later signals of the instrument until it is that old in
+   signal time (``ts_event``) or a fill reached the portfolio; the sizes then lag equity
+   moves (a mark move, a deposit) by at most that age. The default 0 reads it every time.
 4. Size: the policy's signed target (``NOT_READY`` when it cannot), capped to
    +-``max_position`` and rounded to a whole raw unit (``INVALID_TARGET`` for NaN/inf).
 5. Delta = target - basis, where basis is the portfolio's net position in the instrument plus,
@@ -73,13 +78,15 @@ class SignalProcessorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_un
     ``max_position`` caps the absolute target position of every instrument (base units, e.g.
     ``"0.5"``); ``max_positions`` overrides it per instrument. None means no cap beyond what
     the policy computes (risk still applies its own limits). ``clamp_strength`` clamps finite
-    out-of-range strengths to [-1, 1] instead of dropping them.
+    out-of-range strengths to [-1, 1] instead of dropping them. ``equity_max_age_ns`` lets
+    equity-based policies reuse an equity reading (see the module docstring; 0: never).
     """
 
     policy: SizingPolicy
     max_position: Numeric | None = None
     max_positions: dict[InstrumentId, Numeric] = msgspec.field(default_factory=dict)
     clamp_strength: bool = False
+    equity_max_age_ns: int = 0
 
 
 class SignalProcessor:
@@ -95,12 +102,14 @@ class SignalProcessor:
         "_clamp",
         "_default_cap",
         "_equity",
+        "_equity_max_age",
         "_instruments",
         "_mark",
         "_needs_equity",
         "_policy",
         "_portfolio",
         "_states",
+        "_target",
         "_working",
         "config",
         "last_drop",
@@ -117,8 +126,13 @@ class SignalProcessor:
     ) -> None:
         if not isinstance(config.policy, SizingPolicy):
             raise InvalidInputError("policy must be a SizingPolicy", policy=repr(config.policy))
+        if config.equity_max_age_ns < 0:
+            raise InvalidInputError(
+                "equity_max_age_ns must not be negative", equity_max_age_ns=config.equity_max_age_ns
+            )
         self.config = config
         self._policy = config.policy
+        self._target = config.policy.target_raw  # bound once: saves an attribute lookup per signal
         self._needs_equity = config.policy.needs_equity
         self._clamp = config.clamp_strength
         self._default_cap = _cap_raw(config.max_position, "max_position")
@@ -130,6 +144,7 @@ class SignalProcessor:
         self._portfolio = portfolio
         self._mark = portfolio.mark_raw
         self._equity = portfolio.equity_raw
+        self._equity_max_age = config.equity_max_age_ns
         self._working = working_orders
         self._states: dict[InstrumentId, SizingState] = {}
         self.stats = SignalStats()
@@ -172,13 +187,25 @@ class SignalProcessor:
             return None
         equity = 0
         if self._needs_equity:
-            found = self._equity(state.quote_currency)
-            if found is None or found <= 0:
-                self._drop(_NO_EQUITY)
-                return None
-            equity = found
+            max_age = self._equity_max_age
+            if (
+                max_age
+                and 0 <= signal.ts_event - state.equity_ts < max_age
+                and state.equity_fills == self._portfolio.fill_count
+            ):
+                equity = state.equity_raw
+            else:
+                found = self._equity(state.quote_currency)
+                if found is None or found <= 0:
+                    self._drop(_NO_EQUITY)
+                    return None
+                equity = found
+                if max_age:
+                    state.equity_raw = found
+                    state.equity_ts = signal.ts_event
+                    state.equity_fills = self._portfolio.fill_count
 
-        target_float = self._policy.target_raw(strength, state, mark, equity)
+        target_float = self._target(strength, state, mark, equity)
         if target_float is None:
             self._drop(_NOT_READY)
             return None
@@ -219,16 +246,17 @@ class SignalProcessor:
 
         stats.intents_out += 1
         self.last_drop = None
+        # Positional: 60 ns against 80 ns with keywords (field order of OrderIntent).
         return OrderIntent(
-            instrument_id=instrument_id,
-            side=side,
-            quantity=Quantity(qty, state.size_precision),
-            target_raw=target,
-            basis_raw=basis,
-            mark_raw=mark,
-            ts_event=signal.ts_event,
-            ts_init=signal.ts_init,
-            source=signal.source,
+            instrument_id,
+            side,
+            Quantity(qty, state.size_precision),
+            target,
+            basis,
+            mark,
+            signal.ts_event,
+            signal.ts_init,
+            signal.source,
         )
 
     def update_price(self, instrument_id: InstrumentId, price_raw: int) -> bool:

@@ -51,7 +51,7 @@ NO_LIMIT = 1 << 126
 class EwmaVolatility:
     """Realised volatility of one price series: an EWMA of squared log returns (see module)."""
 
-    __slots__ = ("_alpha", "_last", "_var", "_weight", "annualization", "min_samples", "samples")
+    __slots__ = ("_alpha", "_last", "_var", "_weight", "annualization", "current", "min_samples", "samples")
 
     def __init__(self, lookback: int, min_samples: int, periods_per_year: float = 1.0) -> None:
         self._alpha = 2.0 / (lookback + 1)
@@ -61,6 +61,8 @@ class EwmaVolatility:
         self.annualization = periods_per_year
         self.min_samples = min_samples
         self.samples = 0  # returns seen (one fewer than prices)
+        # value() kept up to date by update(): prices arrive once a bar, signals far more often.
+        self.current: float | None = None
 
     def update(self, price_raw: int) -> bool:
         """Take the next price; False (and ignored) unless it is positive."""
@@ -74,10 +76,14 @@ class EwmaVolatility:
             self._var += alpha * (r * r - self._var)
             self._weight += alpha * (1.0 - self._weight)
             self.samples += 1
+            self.current = self._compute()
         return True
 
     def value(self) -> float | None:
         """Volatility per sample x sqrt(periods_per_year); None in warm-up or when zero."""
+        return self.current
+
+    def _compute(self) -> float | None:
         if self.samples < self.min_samples or self._var <= 0.0:
             return None
         return math.sqrt(self._var / self._weight * self.annualization)
@@ -89,11 +95,15 @@ class SizingState:
     All quantities are raw (1e-9 units). ``max_qty_raw`` is the instrument's max order
     quantity floored to the lot step; limits that are absent hold ``NO_LIMIT`` (0 for min
     notional). ``position`` is the portfolio's live :class:`Position` object (the portfolio
-    never replaces it), read for its ``signed_raw``.
+    never replaces it), read for its ``signed_raw``. ``equity_*`` hold the processor's last
+    equity reading when ``equity_max_age_ns`` is set.
     """
 
     __slots__ = (
         "cap_float",
+        "equity_fills",
+        "equity_raw",
+        "equity_ts",
         "instrument",
         "instrument_id",
         "max_position_raw",
@@ -130,6 +140,9 @@ class SizingState:
         # float: an infinite target then fails the range test and is dropped, not rounded.
         self.cap_float = float(max_position_raw) if max_position_raw is not None else 1.7976931348623157e308
         self.volatility = volatility
+        self.equity_raw = 0
+        self.equity_ts = 0
+        self.equity_fills = -1  # no reading yet
 
 
 class SizingPolicy:
@@ -199,7 +212,15 @@ class VolatilityScaled(SizingPolicy):
     been seen, or while realised volatility is zero, the policy is not ready.
     """
 
-    __slots__ = ("_scaled_leverage", "lookback", "max_leverage", "min_samples", "periods_per_year", "target_vol")
+    __slots__ = (
+        "_scaled_leverage",
+        "_scaled_target",
+        "lookback",
+        "max_leverage",
+        "min_samples",
+        "periods_per_year",
+        "target_vol",
+    )
 
     needs_equity: ClassVar[bool] = True
 
@@ -231,16 +252,17 @@ class VolatilityScaled(SizingPolicy):
         self.periods_per_year = periods_per_year
         self.max_leverage = max_leverage
         self._scaled_leverage = max_leverage * FIXED_SCALAR
+        self._scaled_target = target_vol * FIXED_SCALAR
 
     def new_volatility(self) -> EwmaVolatility:
         return EwmaVolatility(self.lookback, self.min_samples, self.periods_per_year)
 
     def target_raw(self, strength: float, state: SizingState, mark_raw: int, equity_raw: int) -> float | None:
         tracker = state.volatility
-        vol = None if tracker is None else tracker.value()
+        vol = None if tracker is None else tracker.current
         if vol is None:
             return None
-        scaled = self.target_vol / vol * FIXED_SCALAR
+        scaled = self._scaled_target / vol
         if scaled > self._scaled_leverage:
             scaled = self._scaled_leverage
         return strength * scaled * equity_raw / mark_raw

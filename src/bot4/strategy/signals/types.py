@@ -36,7 +36,7 @@ class Signal(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     source: str | None = None  # free label (model or indicator name), copied to the intent
 
 
-class OrderIntent(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+class OrderIntent(msgspec.Struct, frozen=True, gc=False):
     """An order the processor wants sent: side and exact lot-rounded quantity, with its basis.
 
     ``target_raw`` is the capped signed target position and ``basis_raw`` the signed position
@@ -80,19 +80,23 @@ class DropReason(IntEnum):
 _REASONS = tuple(DropReason)
 
 
-class SignalStats(msgspec.Struct, kw_only=True):
+class SignalStats:
     """Counters of one processor. ``dropped[reason]`` counts drops per :class:`DropReason`.
 
     ``clamped`` counts out-of-range strengths clamped to [-1, 1] (only with
     ``clamp_strength``); ``clipped`` counts intents cut to the instrument's max quantity.
-    There is no pool counter: intents are not pooled (see the package docstring).
+    There is no pool counter: intents are not pooled (see the package docstring). A slotted
+    class rather than a msgspec struct: ``+= 1`` on a slot costs 25 ns against 37 ns.
     """
 
-    signals_in: int = 0
-    intents_out: int = 0
-    clamped: int = 0
-    clipped: int = 0
-    dropped: list[int] = msgspec.field(default_factory=lambda: [0] * len(_REASONS))
+    __slots__ = ("clamped", "clipped", "dropped", "intents_out", "signals_in")
+
+    def __init__(self) -> None:
+        self.signals_in = 0
+        self.intents_out = 0
+        self.clamped = 0
+        self.clipped = 0
+        self.dropped: list[int] = [0] * len(_REASONS)
 
     @property
     def dropped_total(self) -> int:
@@ -104,3 +108,22 @@ class SignalStats(msgspec.Struct, kw_only=True):
     def drops(self) -> dict[DropReason, int]:
         """The reasons that occurred, with their counts."""
         return {reason: self.dropped[reason] for reason in _REASONS if self.dropped[reason]}
+
+    def as_dict(self) -> dict[str, int]:
+        """Every counter by name, drops as ``dropped.<REASON>``: for metrics and reports."""
+        out = {
+            "signals_in": self.signals_in,
+            "intents_out": self.intents_out,
+            "clamped": self.clamped,
+            "clipped": self.clipped,
+        }
+        for reason in _REASONS:
+            out[f"dropped.{reason.name}"] = self.dropped[reason]
+        return out
+
+    def __repr__(self) -> str:
+        drops = ", ".join(f"{r.name}={n}" for r, n in self.drops().items())
+        return (
+            f"SignalStats(in={self.signals_in}, out={self.intents_out}, clamped={self.clamped}, "
+            f"clipped={self.clipped}, dropped={{{drops}}})"
+        )
