@@ -17,7 +17,6 @@ the platform's data path from its order path.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from bot4.core.ids import InstrumentId
 from bot4.core.numbers import Quantity
@@ -113,41 +112,39 @@ class SmaCross(Strategy):
 
 
 class SmaSignalCross(SmaCross):
-    """The same SMA cross, but each cross goes through the signal path of a real strategy.
+    """The same SMA cross, but each cross goes through the signal path a real strategy uses.
 
-    On a cross it emits a :class:`~bot4.strategy.signals.Signal` of strength +1 or -1 and hands
-    it to a :class:`~bot4.strategy.signals.SignalProcessor` (``FixedQuantity(trade_size)``,
-    ``max_position = trade_size``), which sizes the order for the difference to the position;
-    the strategy submits the intent as a market order. Without a processor (``processor=None``,
-    e.g. when ``bot4.strategy.signals`` is absent) it computes the order itself, as
+    With ``use_signals`` the strategy calls ``set_sizing`` in ``on_start``
+    (``FixedQuantity(trade_size)``, ``max_position = trade_size``, working orders counted: the
+    defaults of :meth:`Strategy.set_sizing`) and on every cross calls
+    ``self.signal(instrument, +1.0 or -1.0)``: a :class:`~bot4.strategy.signals.Signal` sized by
+    the :class:`~bot4.strategy.signals.SignalProcessor` into a market order for the difference to
+    the position. Without it (``bot4.strategy.signals`` absent) it computes the order itself, as
     :class:`SmaCross` does. Either way the order then passes the execution engine (and its risk
     engine, when one is set) to the venue client.
     """
 
-    def __init__(self, config: SmaCrossConfig | None = None, processor: Any = None) -> None:
+    def __init__(self, config: SmaCrossConfig | None = None, use_signals: bool = True) -> None:
         super().__init__(config)
-        self._processor = processor
-        self._signal_type: Any = None
-        if processor is not None:
-            from bot4.strategy.signals import Signal
-
-            self._signal_type = Signal
+        self.use_signals = use_signals
         self.dropped = 0
 
+    def on_start(self) -> None:
+        super().on_start()
+        if self.use_signals:
+            from bot4.strategy.signals import FixedQuantity, SignalProcessorConfig
+
+            size = self.cfg.trade_size
+            self.set_sizing(SignalProcessorConfig(policy=FixedQuantity(size), max_position=size))
+
     def _flip(self, long: bool) -> None:
-        processor = self._processor
-        if processor is None:
+        if not self.use_signals:
             super()._flip(long)
             return
-        now = self.clock.timestamp_ns()
-        intent = processor.process(self._signal_type(
-            instrument_id=self.instrument_id, strength=1.0 if long else -1.0, ts_event=now, ts_init=now,
-        ))
-        if intent is None:
+        if self.signal(self.instrument_id, 1.0 if long else -1.0) is None:
             self.dropped += 1
             return
         self.orders_sent += 1
-        self.market(intent.instrument_id, intent.side, intent.quantity)
 
 
 class StampedSmaSignalCross(SmaSignalCross):
@@ -155,13 +152,13 @@ class StampedSmaSignalCross(SmaSignalCross):
 
     For the breakdown pass of ``tick_to_order`` only (the stamps cost ~40 ns each). Per tick it
     records the moment ``on_trade`` is entered; on a cross it appends to ``stages`` the tuple
-    ``(on_trade entered, cross found, intent sized, order built)``; the order is built with
-    ``next_order_id`` + ``Order.market`` and sent with ``submit_order``, exactly what
-    ``Strategy.market`` does in one call.
+    ``(on_trade entered, cross found, intent sized, order built)``. It does in three steps
+    what ``Strategy.signal`` does in one call: ``self.signals.process(Signal(...))``, then
+    ``next_order_id`` + ``Order.market``, then ``submit_order``.
     """
 
-    def __init__(self, config: SmaCrossConfig | None = None, processor: Any = None) -> None:
-        super().__init__(config, processor)
+    def __init__(self, config: SmaCrossConfig | None = None, use_signals: bool = True) -> None:
+        super().__init__(config, use_signals)
         self.stages: list[tuple[int, int, int, int]] = []
         self._entered = 0
 
@@ -172,8 +169,7 @@ class StampedSmaSignalCross(SmaSignalCross):
     def _flip(self, long: bool) -> None:
         perf = time.perf_counter_ns
         crossed = perf()
-        processor = self._processor
-        if processor is None:
+        if not self.use_signals:
             target = self._size_raw if long else -self._size_raw
             delta = target - self.position(self.instrument_id).signed_raw
             if delta == 0:
@@ -181,8 +177,10 @@ class StampedSmaSignalCross(SmaSignalCross):
             side = OrderSide.BUY if delta > 0 else OrderSide.SELL
             quantity = Quantity(abs(delta), self._precision)
         else:
+            from bot4.strategy.signals import Signal
+
             now = self.clock.timestamp_ns()
-            intent = processor.process(self._signal_type(
+            intent = self.signals.process(Signal(
                 instrument_id=self.instrument_id, strength=1.0 if long else -1.0, ts_event=now, ts_init=now,
             ))
             if intent is None:

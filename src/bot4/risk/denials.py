@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 
-from bot4.core.numbers import FIXED_PRECISION, Price
+from bot4.core.numbers import FIXED_SCALAR
 from bot4.execution.ports import Denial
 from bot4.model.orders import Order
 from bot4.risk.limits import InstrumentRisk
@@ -42,14 +42,13 @@ class DenialCode(StrEnum):
     NO_MARK_PRICE = "NO_MARK_PRICE"  # a check needs a price and there is none
 
 
-_POW10 = [10**i for i in range(FIXED_PRECISION + 1)]
-
-
 def fmt(raw: int, precision: int) -> str:
     """``raw`` as a decimal string with ``precision`` decimals, or more if it has them."""
-    while precision < FIXED_PRECISION and raw % _POW10[FIXED_PRECISION - precision]:
-        precision += 1
-    return str(Price(raw, precision))
+    whole, frac = divmod(-raw if raw < 0 else raw, FIXED_SCALAR)
+    digits = f"{frac:09d}"
+    keep = max(precision, len(digits.rstrip("0")))
+    text = f"{whole}.{digits[:keep]}" if keep else str(whole)
+    return "-" + text if raw < 0 else text
 
 
 def _qty(ir: InstrumentRisk, raw: int) -> str:

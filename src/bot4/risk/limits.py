@@ -123,7 +123,6 @@ class InstrumentRisk:
         self.working: dict[ClientOrderId, Order] = {}
         self.counted: dict[ClientOrderId, int] = {}  # the leaves each order adds to the sums
 
-
     # -- working orders -------------------------------------------------------------------------
 
     def track(self, order: Order) -> bool:

@@ -6,29 +6,29 @@ began. Realised PnL moves only on fills, and the monitor sees every fill, so the
 new day is the value before the first fill stamped on or after midnight. The monitor started
 mid-day counts from its start (earlier fills of that day are not known as such).
 
-**Drawdown** is ``high-water mark - equity``, equity being every balance valued in the monitor's
-currency at the latest marks, exactly as ``Portfolio.equity_raw`` computes it. Equity changes
-with balances (account states) and with marks (market data, which sends no event), so it is
-re-valued on every fill, every account state and every order check. ``Portfolio.equity_raw``
-walks every account and balance and costs ~0.7 us for a spot account holding two currencies
-(measured); the monitor instead keeps the balances as ``(amount, pricing instrument)`` terms,
-rebuilt on each account state, so re-valuing costs one mark lookup per non-cash balance
-(~0.1 us). A test checks both give the same number.
+**Drawdown** is ``high-water mark - equity``, equity being ``Portfolio.equity_raw`` in the
+monitor's currency: every balance valued at the latest marks. Equity changes with balances
+(account states) and with marks (market data, which sends no event), so it is re-read on every
+fill, every account state and every order check (~0.25 us a read on a BTC + USDT account, now
+that the portfolio plans the valuation once per balance change).
 
 A breach is reported, not acted on: the risk engine moves the trading state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 
+from bot4.core.errors import ConfigError
 from bot4.core.ids import InstrumentId
-from bot4.core.numbers import FIXED_SCALAR, Currency
-from bot4.model.account import Account
+from bot4.core.numbers import Currency
 from bot4.model.instrument import Instrument
+from bot4.portfolio.portfolio import Portfolio
 from bot4.risk.config import RiskConfig, parse_amount
+from bot4.risk.denials import fmt
+from bot4.risk.state import StateChangeCause
 
-__all__ = ["DAY_NS", "LossMonitor", "pricing_instrument"]
+__all__ = ["DAY_NS", "LossMonitor", "pnl_currency", "unpriced_holding"]
 
 DAY_NS = 86_400 * 10**9
 
@@ -38,7 +38,6 @@ class LossMonitor:
 
     __slots__ = (
         "baseline_raw",
-        "cash_raw",
         "currency",
         "daily_limit",
         "day_end_ns",
@@ -48,9 +47,7 @@ class LossMonitor:
         "equity_known",
         "equity_raw",
         "hwm_raw",
-        "missing",
         "realized_raw",
-        "terms",
         "watches_equity",
     )
 
@@ -71,9 +68,6 @@ class LossMonitor:
         self.baseline_raw = realized_raw
         self.equity_raw: int | None = None
         self.hwm_raw: int | None = None
-        self.cash_raw = 0
-        self.terms: list[tuple[int, InstrumentId]] = []
-        self.missing: Currency | None = None  # a held currency nothing prices
 
     # -- daily realised loss ---------------------------------------------------------------------
 
@@ -100,82 +94,23 @@ class LossMonitor:
 
     # -- equity and drawdown ----------------------------------------------------------------------
 
-    def rebuild_terms(self, accounts: Iterable[Account], instruments: Mapping[InstrumentId, Instrument]) -> None:
-        """Re-read every balance: cash in the currency, and each other one with its pricing instrument."""
-        currency = self.currency
-        cash = 0
-        terms: list[tuple[int, InstrumentId]] = []
-        missing: Currency | None = None
-        for account in accounts:
-            for balance in account.balances.values():
-                raw = balance.total.raw
-                if raw == 0:
-                    continue
-                held = balance.currency
-                if held == currency:
-                    cash += raw
-                    continue
-                instrument_id = pricing_instrument(instruments, held, currency)
-                if instrument_id is None:
-                    missing = held
-                else:
-                    terms.append((raw, instrument_id))
-        self.cash_raw = cash
-        self.terms = terms
-        self.missing = missing
+    def update_equity(self, equity_raw: int | None) -> bool:
+        """Take the portfolio's equity, raise the high-water mark; True on a drawdown breach.
 
-    def value(self, mark_of: Callable[[InstrumentId], int | None]) -> int | None:
-        """Equity at the latest marks, or None when a held currency has no mark (yet)."""
-        if self.missing is not None:
-            return None
-        total = self.cash_raw
-        for raw, instrument_id in self.terms:
-            mark = mark_of(instrument_id)
-            if mark is None:
-                return None
-            total += raw * mark // FIXED_SCALAR
-        return total
-
-    def unpriced(self, mark_of: Callable[[InstrumentId], int | None]) -> str:
-        """What keeps equity from being valued, for a denial's details."""
-        if self.missing is not None:
-            return f"{self.missing.code} (no instrument prices it in {self.currency.code})"
-        for _, instrument_id in self.terms:
-            if mark_of(instrument_id) is None:
-                return str(instrument_id)
-        return ""
-
-    def revalue(
-        self,
-        mark_of: Callable[[InstrumentId], int | None],
-        known_id: InstrumentId | None,
-        known_mark: int | None,
-    ) -> bool:
-        """Value equity at the latest marks, raise the high-water mark; True on a drawdown breach.
-
-        Called for every order check, so it is one method doing the whole job, and it takes the
-        mark the caller already looked up (``known_mark`` of ``known_id``, the order's
-        instrument): each Python call saved is ~0.1 us on this machine.
+        Called for every order check: one method doing the whole job (a Python call costs
+        ~0.1 us here). None (a held currency without a mark) leaves the figures as they were
+        and sets ``equity_known`` False.
         """
-        if not self.watches_equity:
-            return False
-        if self.missing is not None:
+        if equity_raw is None:
             self.equity_known = False
             return False
-        total = self.cash_raw
-        for raw, instrument_id in self.terms:
-            mark = known_mark if instrument_id is known_id and known_mark is not None else mark_of(instrument_id)
-            if mark is None:
-                self.equity_known = False
-                return False
-            total += raw * mark // FIXED_SCALAR
         self.equity_known = True
-        self.equity_raw = total
+        self.equity_raw = equity_raw
         hwm = self.hwm_raw
-        if hwm is None or total >= hwm:
-            self.hwm_raw = total
+        if hwm is None or equity_raw >= hwm:
+            self.hwm_raw = equity_raw
             return False
-        drawdown = hwm - total
+        drawdown = hwm - equity_raw
         limit = self.drawdown_limit
         if limit is not None and drawdown > limit:
             return True
@@ -189,17 +124,65 @@ class LossMonitor:
             return 0
         return self.hwm_raw - self.equity_raw
 
+    def describe_breach(self, cause: StateChangeCause) -> tuple[str, dict[str, str]]:
+        """The sentence and the numbers of a breach, for the state change it causes."""
+        code, p = self.currency.code, self.currency.precision
+        if cause is StateChangeCause.DAILY_LOSS_LIMIT:
+            limit = fmt(self.daily_limit or 0, p)
+            loss = fmt(self.daily_loss_raw, p)
+            reason = f"daily net realised loss {loss} {code} exceeded the limit {limit} {code}"
+            return reason, {"limit": limit, "value": loss, "currency": code}
+        equity, drawdown, hwm = fmt(self.equity_raw or 0, p), fmt(self.drawdown_raw, p), fmt(self.hwm_raw or 0, p)
+        reason = f"equity {equity} {code} is {drawdown} below its high-water mark {hwm} {code}, beyond the max drawdown"
+        details = {"value": drawdown, "equity": equity, "high_water_mark": hwm, "currency": code}
+        if self.drawdown_limit is not None:
+            details["limit"] = fmt(self.drawdown_limit, p)
+        if self.drawdown_bps is not None:
+            details["limit_bps"] = str(self.drawdown_bps)
+        return reason, details
+
     def rearm(self) -> None:
         """Count again from here (after an operator's decision): loss from now, mark at equity."""
         self.baseline_raw = self.realized_raw
         self.hwm_raw = self.equity_raw
 
 
-def pricing_instrument(
-    instruments: Mapping[InstrumentId, Instrument], held: Currency, currency: Currency
-) -> InstrumentId | None:
-    """The first instrument pricing ``held`` in ``currency`` (as ``Portfolio`` picks it)."""
-    for instrument in instruments.values():
-        if instrument.base_currency == held and instrument.quote_currency == currency:
-            return instrument.id
-    return None
+def unpriced_holding(portfolio: Portfolio, instruments: Mapping[InstrumentId, Instrument], currency: Currency) -> str:
+    """What keeps equity in ``currency`` from being valued, for a denial's details (slow path)."""
+    for account in portfolio.accounts():
+        for balance in account.balances.values():
+            held = balance.currency
+            if balance.total.raw == 0 or held == currency:
+                continue
+            pricing = next(
+                (i.id for i in instruments.values() if i.base_currency == held and i.quote_currency == currency),
+                None,
+            )
+            if pricing is None:
+                return f"{held.code} (no instrument prices it in {currency.code})"
+            if portfolio.mark_raw(pricing) is None:
+                return str(pricing)
+    return currency.code
+
+
+def pnl_currency(config: RiskConfig, instruments: Mapping[InstrumentId, Instrument]) -> Currency:
+    """The loss limits' currency: ``config.currency`` among the instruments' quote currencies,
+    or the one quote currency they all share; :class:`ConfigError` otherwise."""
+    quotes = {instrument.quote_currency for instrument in instruments.values()}
+    codes = ", ".join(sorted(c.code for c in quotes))
+    if config.currency is not None:
+        for currency in quotes:
+            if currency.code == config.currency:
+                return currency
+        raise ConfigError(
+            "the loss limits' currency is not the quote currency of any instrument",
+            key="currency",
+            value=config.currency,
+            expected=codes or "an instrument",
+        )
+    if len(quotes) == 1:
+        return next(iter(quotes))
+    raise ConfigError(
+        f"set currency: the loss limits need one currency and the instruments are quoted in {codes or 'nothing yet'}",
+        key="currency",
+    )

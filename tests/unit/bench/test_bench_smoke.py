@@ -124,6 +124,7 @@ def test_quick_signal_to_intent_measures_every_policy(quick_results: dict[str, d
         "signal_to_intent.fixed_quantity",
         "signal_to_intent.fraction_of_equity",
         "signal_to_intent.volatility_scaled",
+        "signal_to_intent.fixed_quantity_working_orders",
     }
     for result in results:
         extra = result["extra"]
@@ -154,6 +155,11 @@ def test_quick_tick_to_order_reports_a_latency_distribution(quick_results: dict[
     breakdown = extra["breakdown_median_ns"]
     assert isinstance(breakdown, dict) and breakdown["total"] > 0
     assert result["goal_met"] in (True, False)
+    assert extra["gc_enabled"] is True
+    reference = quick_results["tick_to_order.gc_off"]
+    assert reference["extra"]["gc_enabled"] is False
+    assert reference["extra"]["gc"]["collections_gen0_1_2"] == [0, 0, 0]
+    assert reference["latency_samples"] == extra["orders"]
 
 
 def test_quick_object_pool_compares_each_pool_with_construction(quick_results: dict[str, dict[str, Any]]) -> None:

@@ -81,7 +81,8 @@ def test_signal_scenario_skips_with_the_reason_when_signals_are_missing(monkeypa
 def test_tick_to_order_falls_back_to_strategy_sizing_without_risk_or_signals(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tick_to_order, "risk_unavailable", lambda: "absent")
     monkeypatch.setattr(tick_to_order, "signals_unavailable", lambda: "absent")
-    [result] = tick_to_order.run_tick_to_order(BenchOptions(quick=True))
+    result, gc_off = tick_to_order.run_tick_to_order(BenchOptions(quick=True))
+    assert gc_off.name == "tick_to_order.gc_off" and gc_off.extra["gc"]["collections_gen0_1_2"] == [0, 0, 0]
     assert result.extra["risk"] is False and result.extra["signals"] is False
     assert "sizes the order itself" in result.description
     assert result.latency_samples == result.extra["orders"] > 0

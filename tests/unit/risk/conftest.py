@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -63,6 +62,10 @@ class RecordingClient:
     @property
     def account_id(self) -> AccountId:
         return AccountId("SIM-001")
+
+    @property
+    def supports_amend(self) -> bool:
+        return True
 
     def submit_order(self, order: Order) -> None:
         self.submitted.append(order)
@@ -278,11 +281,6 @@ class Harness:
                 ts_init=now,
             )
         )
-
-
-def raw(text: str) -> int:
-    """A decimal string as raw 1e-9 units (for exact expectations)."""
-    return int(Decimal(text) * 10**9)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ def test_risk_package_exports_exactly_its_public_api() -> None:
         "LossMonitor",
         "OrdersView",
         "RISK_TOPIC",
+        "RiskBook",
         "RiskConfig",
         "RiskEngine",
         "RiskStats",

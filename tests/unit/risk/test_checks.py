@@ -393,6 +393,14 @@ def test_risk_per_instrument_limit_may_be_looser_than_the_global_one(make: Make)
     assert denial is not None and denial.details["limit"] == "10" and denial.details["burst"] == "2"
 
 
+def test_risk_per_instrument_check_balance_false_switches_the_global_check_off(make: Make) -> None:
+    config = RiskConfig(check_balance=True, instruments={"ETHUSDT.SIM": InstrumentRiskLimits(check_balance=False)})
+    h = make(config, usdt="0", btc="0", eth="0")
+    assert h.risk.check(h.limit(BUY, "1", "3000", instrument=h.eth)) is None
+    denial = h.risk.check(h.limit(BUY, "0.01", "60000"))
+    assert denial is not None and denial.code == "INSUFFICIENT_BALANCE"
+
+
 def test_risk_with_no_limits_lets_everything_through(make: Make) -> None:
     h = make(RiskConfig(), usdt=None, mark=None)
     assert h.risk.check(h.market(BUY, "9000")) is None

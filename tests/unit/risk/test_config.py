@@ -133,3 +133,11 @@ def test_token_bucket_counts_in_integers_on_the_given_clock() -> None:
     assert bucket.tokens < 0
     assert not bucket.has_token(666_666_667)
     assert bucket.has_token(10**12) and bucket.tokens == 3  # never above the burst
+
+
+def test_risk_engine_warns_about_limits_for_an_instrument_it_does_not_know(
+    make: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="bot4.risk"):
+        make(RiskConfig(instruments={"DOGEUSDT.SIM": InstrumentRiskLimits(max_order_qty="1")}))
+    assert any("DOGEUSDT.SIM" in record.getMessage() for record in caplog.records)

@@ -201,19 +201,20 @@ def test_rate_limit_never_lets_more_than_burst_plus_rate_times_time_through(
 
 @PROPS
 @given(
-    usdt=st.integers(0, 10**12),
-    btc=st.integers(0, 10**9),
-    eth=st.integers(0, 10**9),
-    btc_mark=st.one_of(st.none(), st.integers(1, 10_000_000)),
-    eth_mark=st.one_of(st.none(), st.integers(1, 1_000_000)),
+    limit_cents=st.integers(1, 2_000_000),
+    marks=st.lists(st.integers(3_000_000, 9_000_000), min_size=1, max_size=30),
 )
-def test_loss_monitor_values_equity_exactly_like_the_portfolio(
-    make: Make, usdt: int, btc: int, eth: int, btc_mark: int | None, eth_mark: int | None
+def test_drawdown_halts_exactly_when_equity_falls_more_than_the_limit_below_its_peak(
+    make: Make, limit_cents: int, marks: list[int]
 ) -> None:
-    h = make(RiskConfig(max_drawdown="1"), usdt=None, mark=None, eth_mark=None)
-    h.set_balances(usdt=usd(usdt), btc=btc_qty(btc), eth=btc_qty(eth))
-    if btc_mark is not None:
-        h.mark(usd(btc_mark))
-    if eth_mark is not None:
-        h.mark(usd(eth_mark), h.eth)
-    assert h.risk.loss_monitor.value(h.portfolio.mark_raw) == h.portfolio.equity_raw(USDT)
+    h = make(RiskConfig(max_drawdown=usd(limit_cents)), usdt="100000", btc="1", mark="60000.00")
+    peak = Decimal(160_000)
+    breached = False
+    for mark_cents in marks:
+        h.mark(usd(mark_cents))
+        h.risk.check(h.market(BUY, "0.0001"))
+        equity = Decimal(100_000) + Decimal(mark_cents) / 100
+        peak = max(peak, equity)
+        breached = breached or peak - equity > Decimal(limit_cents) / 100
+        assert (h.risk.trading_state is TradingState.HALTED) == breached
+        assert h.risk.loss_monitor.equity_raw == h.portfolio.equity_raw(USDT)

@@ -37,7 +37,6 @@ from bot4.bench.harness import (
     time_batches,
 )
 from bot4.bench.hotpath import (
-    RISK_LIMITS,
     HotPath,
     build_hot_path,
     build_risk,
@@ -156,7 +155,7 @@ def _scenario(options: BenchOptions, with_risk: bool) -> ScenarioResult:
         single_overhead_is="perf_counter_ns pair + one Python call (median), subtracted",
     )
     if with_risk:
-        result.extra["risk_limits"] = dict(RISK_LIMITS)
+        result.extra["risk_limits"] = "bot4.bench.hotpath.RISK_LIMITS"
     return result
 
 

@@ -28,7 +28,6 @@ from bot4.bench.harness import (
     time_batches,
 )
 from bot4.bench.hotpath import (
-    RISK_LIMITS,
     HotPath,
     build_hot_path,
     build_risk,
@@ -105,7 +104,7 @@ def run_risk_check(options: BenchOptions) -> list[ScenarioResult]:
         goal_judged_on="batch median; p99 of single checks",
         checks=risk.stats.checks,
         passes=PASSES,
-        risk_limits=dict(RISK_LIMITS),
+        risk_limits="bot4.bench.hotpath.RISK_LIMITS",
         single_overhead_is="perf_counter_ns pair + one Python call (median), subtracted",
     )
     return [result]

@@ -9,12 +9,15 @@ order. ``max_position`` is 2 BTC. One result per sizing policy:
 - ``signal_to_intent.fraction_of_equity``: ``FractionOfEquity(0.05)`` (reads equity per signal);
 - ``signal_to_intent.volatility_scaled``: ``VolatilityScaled(target_vol=0.2,
   periods_per_year=525_600)`` after 200 minute closes (a random walk with 0.05% steps,
-  about 36% a year) were fed through ``update_price``.
+  about 36% a year) were fed through ``update_price``;
+- ``signal_to_intent.fixed_quantity_working_orders``: ``FixedQuantity("1")`` through
+  ``Strategy.set_sizing`` (what ``Strategy.signal`` uses), which counts working orders by
+  summing ``ExecutionEngine.open_orders(instrument)`` per signal; 4 limit orders are resting.
 
 The signals (built once, untimed, seed 11) have strengths uniform in [-1, 1], half of them
 with a confidence in [0.5, 1]; the position does not move (nothing fills), so nearly every
 signal yields an intent and a few drop as at-target or below the minimum notional (counted in
-``extra``). No ``working_orders`` callable is given, as in a backtest with immediate fills.
+``extra``). The first three build the processor directly, without a ``working_orders`` callable.
 Timing is the usual batch + single-op + tracemalloc passes of :mod:`bot4.bench.harness`.
 When ``bot4.strategy.signals`` cannot be imported the scenario is skipped with the reason.
 """
@@ -35,8 +38,16 @@ from bot4.bench.harness import (
     peak_rss_mb,
     time_batches,
 )
-from bot4.bench.hotpath import MARK_RAW, START_NS, HotPath, build_hot_path, open_position
+from bot4.bench.hotpath import (
+    MARK_RAW,
+    START_NS,
+    HotPath,
+    build_hot_path,
+    open_position,
+    order_stream,
+)
 from bot4.bench.micro import call_overhead_ns, single_op_times
+from bot4.model.enums import OrderType
 
 __all__ = ["GOAL_MEDIAN_NS", "GOAL_RATE", "build_processor", "run_signal_to_intent", "signals_unavailable"]
 
@@ -47,7 +58,8 @@ BATCH = 1_000
 SIGNALS = 100_000
 PASSES = 3
 ALLOC_OPS = 20_000  # the tracemalloc pass samples this prefix (tracemalloc is slow)
-POLICIES = ("fixed_quantity", "fraction_of_equity", "volatility_scaled")
+POLICIES = ("fixed_quantity", "fraction_of_equity", "volatility_scaled", "fixed_quantity_working_orders")
+WORKING_LIMIT_ORDERS = 4  # resting in the instrument for the working-orders variant
 
 
 def signals_unavailable() -> str | None:
@@ -85,6 +97,14 @@ def build_processor(hp: HotPath, policy_name: str, max_position: str = "2") -> A
     )
 
     policy: Any
+    if policy_name == "fixed_quantity_working_orders":
+        # Through Strategy.set_sizing, as a strategy gets it: working orders are counted by
+        # summing the leaves of ExecutionEngine.open_orders(instrument) on every signal.
+        from bot4.strategy.strategy import Strategy
+
+        strategy = Strategy()
+        strategy.attach(hp)
+        return strategy.set_sizing(SignalProcessorConfig(policy=FixedQuantity("1"), max_position=max_position))
     if policy_name == "fixed_quantity":
         policy = FixedQuantity("1")
     elif policy_name == "fraction_of_equity":
@@ -128,6 +148,10 @@ def _runner(process: Callable[[Any], object]) -> Callable[[list[Any]], int]:
 def _fresh(policy_name: str) -> tuple[HotPath, Any]:
     hp = build_hot_path()
     open_position(hp, "0.05")
+    if policy_name == "fixed_quantity_working_orders":
+        orders = [o for o in order_stream(hp, 4 * WORKING_LIMIT_ORDERS) if o.order_type is OrderType.LIMIT]
+        for order in orders[:WORKING_LIMIT_ORDERS]:
+            hp.execution.submit_order(order)
     return hp, build_processor(hp, policy_name)
 
 

@@ -5,11 +5,13 @@ The real engines, wired as the backtest engine wires them (:func:`bot4.bench.hot
 strategy attached to the context), with the pre-trade risk engine set (every check on, see
 :data:`~bot4.bench.hotpath.RISK_LIMITS`) and a :class:`~bot4.bench.hotpath.StampingVenueClient`
 as the venue. The strategy is the peer workload's SMA(10)/SMA(50) cross
-(:class:`~bot4.bench.strategies.SmaSignalCross`): on every cross it emits a signal of strength
-+-1 that a ``SignalProcessor`` (``FixedQuantity("0.01")``, max position 0.01 BTC) turns into a
-market order for the difference to the position; the order then passes the execution engine
-and risk to the venue client. Without ``bot4.strategy.signals`` the strategy sizes the order
-itself; without ``bot4.risk`` no risk engine is set (``extra`` says which path ran).
+(:class:`~bot4.bench.strategies.SmaSignalCross`): on every cross it calls
+``Strategy.signal(instrument, +-1.0)``, whose ``SignalProcessor`` (``FixedQuantity("0.01")``,
+max position 0.01 BTC, working orders counted) sizes a market order for the difference to the
+position; the order then passes the execution engine and risk to the venue client. Without
+``bot4.strategy.signals`` the strategy sizes the order itself; without ``bot4.risk`` no risk
+engine is set (``extra`` says which path ran). ``extra.breakdown_median_ns`` splits an
+order-producing tick into stages, from a separate run with stamps in the strategy.
 
 The trades are the peer workload's (:func:`bot4.bench.scenarios.backtest_trades.load_ticks`;
 a prefix of ``TICKS``). For each tick the bench moves the simulated clock to the tick's time,
@@ -21,12 +23,18 @@ playing the venue, fills the order at the tick's price (0.1% fee) through
 run; that fill is outside both stamps. ``median_ns`` / ``p99_ns`` are the time of every tick's
 ``process`` call (most ticks only update the averages), and ticks/s is ticks over the sum of
 those times. The first ``WARMUP_TICKS`` ticks (averages filling, first-use caches) are not
-measured. A separate run of the same prefix under tracemalloc gives the bytes kept per tick
-(orders, events, fills).
+measured; ``gc.collect()`` runs before the measured ticks, so the young generations do not
+start out holding the bench's own input lists. ``extra.gc`` counts the collections that ran
+during the measured ticks and their pauses (``gc.callbacks``): the order path allocates
+GC-tracked objects (the ``Order`` and its containers), so collections are triggered on
+order-producing ticks. ``tick_to_order.gc_off`` repeats the run with the collector disabled
+(a reference for what GC tuning could win, not a configuration Bot4 runs with). A separate
+run of the same prefix under tracemalloc gives the bytes kept per tick (orders, events, fills).
 """
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any
 
@@ -78,15 +86,8 @@ def _build(with_risk: bool, with_signals: bool, stamped: bool = False) -> tuple[
     hp = build_hot_path(bench_instrument(), client_factory=StampingVenueClient)
     if with_risk:
         build_risk(hp)
-    processor: Any = None
-    if with_signals:
-        from bot4.strategy.signals import FixedQuantity, SignalProcessor, SignalProcessorConfig
-
-        processor = SignalProcessor(
-            SignalProcessorConfig(policy=FixedQuantity("0.01"), max_position="0.01"), hp.instrument, hp.portfolio
-        )
     kind = StampedSmaSignalCross if stamped else SmaSignalCross
-    strategy = kind(SmaCrossConfig(instrument_id=str(hp.instrument_.id)), processor)
+    strategy = kind(SmaCrossConfig(instrument_id=str(hp.instrument_.id)), use_signals=with_signals)
     strategy.attach(hp, fail_fast=True)
     strategy.start()
     return hp, strategy
@@ -136,31 +137,97 @@ def _drive(hp: HotPath, ticks: list[TradeTick], run: Run | None) -> int:
     return fills
 
 
+class GcWatch:
+    """Counts the collector's runs per generation and times their pauses (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.counts = [0, 0, 0]
+        self.pauses: list[int] = []
+        self._t0 = 0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter_ns()
+        else:
+            self.pauses.append(time.perf_counter_ns() - self._t0)
+            self.counts[info["generation"]] += 1
+
+    def __enter__(self) -> GcWatch:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+    def summary(self) -> dict[str, Any]:
+        pauses = sorted(self.pauses)
+        return {
+            "collections_gen0_1_2": list(self.counts),
+            "pause_median_ns": percentile(pauses, 50) if pauses else None,
+            "pause_max_ns": pauses[-1] if pauses else None,
+            "pause_total_ms": round(sum(pauses) / 1e6, 2),
+        }
+
+
 def run_tick_to_order(options: BenchOptions) -> list[ScenarioResult]:
+    """The headline result (collector on, as every run has it) and ``tick_to_order.gc_off``."""
     with_risk = risk_unavailable() is None
     with_signals = signals_unavailable() is None
-    path = ("tick -> DataEngine -> bus -> strategy"
-            + (" -> signal -> SignalProcessor" if with_signals else " (sizes the order itself)")
-            + (" -> RiskEngine" if with_risk else " (no risk engine)")
-            + " -> ExecutionEngine -> venue client")
-    result = ScenarioResult(
-        name="tick_to_order",
-        description=f"{path}; SMA(10)/SMA(50) cross, BTCUSDT trades, per-event latency",
-        unit="tick",
-        goal=f"p99 tick -> order at venue client <= {GOAL_P99_NS / 1000:.0f} us",
-        quick=options.quick,
-    )
     instrument = bench_instrument()
     all_ticks, gen_s, source = load_ticks(options, instrument)
     warmup = max(100, WARMUP_TICKS // options.scale)
     n = min(len(all_ticks), warmup + TICKS // options.scale)
     ticks = all_ticks[:n]
-
     overhead = timer_overhead_ns()
+
+    results = []
+    for gc_on in (True, False):
+        result = _measure(options, with_risk, with_signals, ticks, warmup, overhead, gc_on)
+        result.extra.update(source=source, generate_s=round(gen_s, 3))
+        results.append(result)
+    headline = results[0]
+    headline.extra["breakdown_median_ns"] = _breakdown(with_risk, with_signals, ticks, warmup)
+
+    hp, _strategy = _build(with_risk, with_signals)
+    _drive(hp, ticks[:warmup], None)
+    alloc_ticks = ticks[warmup : warmup + max(1, ALLOC_TICKS // options.scale)]
+    with AllocationMeter() as meter:
+        _drive(hp, alloc_ticks, None)
+    meter.fill(headline, len(alloc_ticks))
+    headline.extra["alloc_pass_ticks"] = len(alloc_ticks)
+    headline.extra["alloc_includes"] = "the bench venue's fills (OrderFilled, position updates)"
+    for result in results:
+        result.peak_rss_mb = peak_rss_mb()
+    return results
+
+
+def _measure(options: BenchOptions, with_risk: bool, with_signals: bool, ticks: list[TradeTick], warmup: int,
+             overhead: float, gc_on: bool) -> ScenarioResult:
+    path = ("tick -> DataEngine -> bus -> strategy"
+            + (" -> signal -> SignalProcessor" if with_signals else " (sizes the order itself)")
+            + (" -> RiskEngine" if with_risk else " (no risk engine)")
+            + " -> ExecutionEngine -> venue client")
+    result = ScenarioResult(
+        name="tick_to_order" if gc_on else "tick_to_order.gc_off",
+        description=f"{path}; SMA(10)/SMA(50) cross, BTCUSDT trades, per-event latency"
+                    + ("" if gc_on else "; reference: cyclic GC disabled during the measured run"),
+        unit="tick",
+        goal=f"p99 tick -> order at venue client <= {GOAL_P99_NS / 1000:.0f} us",
+        quick=options.quick,
+    )
     hp, strategy = _build(with_risk, with_signals)
     _drive(hp, ticks[:warmup], None)
+    measured = ticks[warmup:]
     run = Run()
-    _drive(hp, ticks[warmup:], run)
+    watch = GcWatch()
+    gc.collect()  # the inputs and the warm-up's garbage go to the old generation first
+    if not gc_on:
+        gc.disable()
+    try:
+        with watch:
+            _drive(hp, measured, run)
+    finally:
+        gc.enable()
 
     tick_ns = sorted(run.tick_ns)
     result.ops = len(tick_ns)
@@ -180,21 +247,23 @@ def run_tick_to_order(options: BenchOptions) -> list[ScenarioResult]:
         result.latency_median_ns = round(max(percentile(latencies, 50) - overhead, 0.0), 1)
         result.latency_p99_ns = round(max(percentile(latencies, 99) - overhead, 0.0), 1)
         result.latency_max_ns = round(max(latencies[-1] - overhead, 0.0), 1)
+        result.extra["latency_p90_ns"] = round(max(percentile(latencies, 90) - overhead, 0.0), 1)
     execution = hp.execution
     result.extra.update(
         timer_overhead_ns=overhead,
         risk=with_risk,
         signals=with_signals,
-        source=source,
-        generate_s=round(gen_s, 3),
+        gc_enabled=gc_on,
+        gc=watch.summary(),
         warmup_ticks=warmup,
         orders=run.fills,
         crosses=strategy.crosses,
         signal_drops=strategy.dropped,
         denied=execution.stats.denied,
         strategy_errors=strategy.error_count,
-        final_position=str(hp.portfolio.position(instrument.id).quantity),
+        final_position=str(hp.portfolio.position(hp.instrument_.id).quantity),
         tick_ns_is="median/p99: DataEngine.process time of every tick, order-producing or not",
+        cpu_s_includes="the whole driven loop: clock moves, stamps and the bench venue's fills too",
     )
     if run.order_tick_ns:
         # The whole process() call of the ticks that produced an order: the latency plus what
@@ -202,24 +271,11 @@ def run_tick_to_order(options: BenchOptions) -> list[ScenarioResult]:
         order_ticks = sorted(run.order_tick_ns)
         result.extra["order_tick_median_ns"] = round(max(percentile(order_ticks, 50) - overhead, 0.0), 1)
         result.extra["order_tick_p99_ns"] = round(max(percentile(order_ticks, 99) - overhead, 0.0), 1)
-
-    result.extra["breakdown_median_ns"] = _breakdown(with_risk, with_signals, ticks, warmup)
-
-    hp, _strategy = _build(with_risk, with_signals)
-    _drive(hp, ticks[:warmup], None)
-    alloc_ticks = ticks[warmup : warmup + max(1, ALLOC_TICKS // options.scale)]
-    with AllocationMeter() as meter:
-        _drive(hp, alloc_ticks, None)
-    meter.fill(result, len(alloc_ticks))
-    result.extra["alloc_pass_ticks"] = len(alloc_ticks)
-    result.extra["alloc_includes"] = "the bench venue's fills (OrderFilled, position updates)"
-
-    result.peak_rss_mb = peak_rss_mb()
     p99 = result.latency_p99_ns
     result.goal_met = p99 is not None and p99 <= GOAL_P99_NS
     result.extra["design_budget_p99_ns"] = DESIGN_P99_NS
     result.extra["design_budget_met"] = p99 is not None and p99 <= DESIGN_P99_NS
-    return [result]
+    return result
 
 
 def _breakdown(with_risk: bool, with_signals: bool, ticks: list[TradeTick], warmup: int) -> dict[str, float] | str:
