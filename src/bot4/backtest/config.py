@@ -33,6 +33,7 @@ from bot4.core.ids import InstrumentId
 from bot4.core.numbers import FIXED_PRECISION, FIXED_SCALAR, Currency, to_raw
 from bot4.model.data import BarType
 from bot4.model.instrument import Instrument
+from bot4.risk import RiskConfig
 from bot4.strategy.loader import load_strategy_class
 from bot4.strategy.strategy import Strategy, StrategyConfig
 from bot4.venues.sim import SimVenueConfig
@@ -111,6 +112,7 @@ class BacktestFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     instruments: list[InstrumentTable] = msgspec.field(default_factory=list)
     data: list[DataTable] = msgspec.field(default_factory=list)
     strategy: StrategyTable | None = None
+    risk: RiskConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +149,10 @@ class BacktestSpec:
     strategy: StrategySpec | None
     raw: BacktestFile
 
+    @property
+    def risk(self) -> RiskConfig | None:
+        return self.raw.risk
+
     def instrument(self, instrument_id: InstrumentId) -> Instrument | None:
         return next((i for i in self.instruments if i.id == instrument_id), None)
 
@@ -180,6 +186,7 @@ def parse_backtest_config(data: dict[str, Any], *, file: Path | None = None) -> 
         instruments=sections.instruments(),
         data=sections.data(),
         strategy=sections.strategy(),
+        risk=sections.risk(),
     )
     instruments = tuple(_build_instrument(t, f"instruments[{i}]", name) for i, t in enumerate(raw.instruments))
     _check_references(raw, instruments, name)
@@ -230,6 +237,10 @@ class _Sections:
 
     def _ctx(self) -> dict[str, Any]:
         return {} if self.file is None else {"file": self.file}
+
+    def risk(self) -> RiskConfig | None:
+        table = self._table("risk")
+        return None if table is None else RiskConfig.from_mapping(table, file=self.file, key="risk")
 
     def _table(self, key: str) -> dict[str, Any] | None:
         value = self.tables.get(key)

@@ -33,6 +33,7 @@ from bot4.model.data import MarketData
 from bot4.model.events import OrderFilled
 from bot4.model.instrument import Instrument
 from bot4.portfolio.portfolio import Portfolio
+from bot4.risk import RiskConfig, RiskEngine
 from bot4.strategy.strategy import Strategy
 from bot4.venues.sim import SimulatedVenue, SimVenueConfig
 
@@ -77,6 +78,8 @@ class BacktestEngine:
         self._bus.subscribe("events.fills", self._record_fill)
         self.skipped_events = 0
         self.data_errors: list[str] = []
+        self._risk_config: RiskConfig | None = None
+        self._risk: RiskEngine | None = None
 
     # -- StrategyContext ------------------------------------------------------------------------
 
@@ -102,6 +105,15 @@ class BacktestEngine:
         return found
 
     # -- setup --------------------------------------------------------------------------------
+
+    def set_risk(self, config: RiskConfig) -> None:
+        """Check every order with a risk engine built from ``config`` (built when the run starts,
+        after the venues, so it sees the starting balances)."""
+        self._risk_config = config
+
+    @property
+    def risk(self) -> RiskEngine | None:
+        return self._risk
 
     def add_venue(self, config: SimVenueConfig) -> None:
         venue = Venue.from_str(config.venue)
@@ -151,6 +163,10 @@ class BacktestEngine:
         start_ns = first.ts_init
         self._clock.set_time(start_ns)
         self._build_venues()
+        if self._risk_config is not None:
+            self._risk = RiskEngine(self._risk_config, self._clock, self._bus, self.portfolio,
+                                    self._instruments, self.execution)
+            self.execution.set_risk(self._risk)
         quote = self._equity_currency()
         for strategy in self._strategies:
             strategy.attach(self, fail_fast=self.config.fail_fast)

@@ -84,6 +84,8 @@ def build_engine(spec: BacktestSpec, strategy: Strategy, data: Sequence[LoadedDa
     if not spec.instruments:
         raise ConfigError("no instrument: add an [[instruments]] table", file=_file(spec))
     engine = BacktestEngine(spec.backtest)
+    if spec.risk is not None:
+        engine.set_risk(spec.risk)
     for venue in spec.venues:
         engine.add_venue(venue)
     for instrument in spec.instruments:

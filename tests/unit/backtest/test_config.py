@@ -167,7 +167,8 @@ BROKEN = [
      "strategy.config.fast_period", ["expected='integer'", "'5' (string)"]),
     ("strategy-config-unknown", {"strategy": STRATEGY + "fast = 3\n"},
      "strategy.config.fast", ["unknown key", "fast_period"]),
-    ("unknown-section", {"extra": "\n[risk]\nmax_notional = 5\n"}, "risk", ["unknown section"]),
+    ("unknown-section", {"extra": "\n[riskz]\nmax_notional = 5\n"}, "riskz", ["unknown section"]),
+    ("risk-unknown-key", {"extra": "\n[risk]\nmax_notional = 5\n"}, "risk.max_notional", ["max_notional"]),
 ]
 
 

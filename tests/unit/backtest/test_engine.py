@@ -110,3 +110,31 @@ def test_strategy_signal_sizes_and_submits_then_reaches_target() -> None:
     assert first is not None and first.quantity == INSTRUMENT.make_qty("0.01")
     assert rest == [None, None]  # already at the target: nothing more is sent
     assert strategy.position(INSTRUMENT.id).signed_raw == INSTRUMENT.make_qty("0.01").raw
+
+
+def test_risk_config_denies_oversized_order_in_backtest() -> None:
+    from bot4.model import OrderDenied
+    from bot4.risk import RiskConfig
+
+    class Big(Strategy):
+        def on_start(self) -> None:
+            self.subscribe_trades(INSTRUMENT.id)
+            self.denials: list[OrderDenied] = []
+
+        def on_trade(self, tick: TradeTick) -> None:
+            if not self.denials:
+                self.market(INSTRUMENT.id, OrderSide.BUY, INSTRUMENT.make_qty("0.05"))
+
+        def on_order_event(self, event: object) -> None:
+            if isinstance(event, OrderDenied):
+                self.denials.append(event)
+
+    e = engine()
+    e.set_risk(RiskConfig(max_order_qty="0.01"))
+    e.add_data(ticks([0]))
+    strategy = Big()
+    e.add_strategy(strategy)
+    result = e.run()
+    assert strategy.denials[0].code == "MAX_ORDER_QTY"
+    assert strategy.denials[0].details["limit"] == "0.01000"  # at the instrument's size precision
+    assert result.fills == []

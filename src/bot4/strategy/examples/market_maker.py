@@ -14,7 +14,7 @@ from bot4.core.numbers import FIXED_SCALAR, Price
 from bot4.model.book import OrderBook
 from bot4.model.data import QuoteTick
 from bot4.model.enums import OrderSide
-from bot4.model.events import OrderEvent
+from bot4.model.events import OrderDenied, OrderEvent, OrderRejected
 from bot4.model.orders import Order
 from bot4.strategy.strategy import Strategy, StrategyConfig
 
@@ -42,6 +42,7 @@ class MarketMaker(Strategy):
         self._bid: Order | None = None
         self._ask: Order | None = None
         self._last_mid = 0
+        self._blocked_until_data = False
 
     def on_start(self) -> None:
         instrument = self.instrument(self.instrument_id)
@@ -67,13 +68,19 @@ class MarketMaker(Strategy):
             order = getattr(self, side)
             if order is not None and order.client_order_id == event.client_order_id and order.is_closed:
                 setattr(self, side, None)
-        if self._last_mid:
+        if isinstance(event, (OrderDenied, OrderRejected)):
+            # Refused by risk or the venue: wait for the next market data before quoting again,
+            # or the same refusal would repeat forever at one instant.
+            self._blocked_until_data = True
+            return
+        if self._last_mid and not self._blocked_until_data:
             self._quote(self._last_mid)
 
     def on_stop(self) -> None:
         self.cancel_all(self.instrument_id)
 
     def _on_mid(self, mid: int) -> None:
+        self._blocked_until_data = False
         if self._last_mid and abs(mid - self._last_mid) * 10_000 < self.cfg.requote_bps * self._last_mid:
             if self._bid is not None and self._ask is not None:
                 return
