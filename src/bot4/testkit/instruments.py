@@ -15,31 +15,24 @@ USDT = Currency("USDT", 8)
 
 def btcusdt(venue: str = "SIM", maker_fee: str = "0.001", taker_fee: str = "0.001") -> Instrument:
     """BTCUSDT with Binance's spot filters (PRICE_FILTER 0.01, LOT_SIZE 0.00001, NOTIONAL 5)."""
-    return Instrument.create(
-        instrument_id=InstrumentId.from_str(f"BTCUSDT.{venue}"),
-        base=BTC,
-        quote=USDT,
-        tick_size="0.01",
-        step_size="0.00001",
-        min_quantity="0.00001",
-        max_quantity="9000",
-        min_notional="5",
-        min_price="0.01",
-        max_price="1000000",
-        maker_fee=maker_fee,
-        taker_fee=taker_fee,
-    )
+    return _binance_spot("BTCUSDT", BTC, "0.00001", venue, maker_fee, taker_fee)
 
 
 def ethusdt(venue: str = "SIM", maker_fee: str = "0.001", taker_fee: str = "0.001") -> Instrument:
     """ETHUSDT with Binance's spot filters (PRICE_FILTER 0.01, LOT_SIZE 0.0001, NOTIONAL 5)."""
+    return _binance_spot("ETHUSDT", ETH, "0.0001", venue, maker_fee, taker_fee)
+
+
+def _binance_spot(
+    symbol: str, base: Currency, step: str, venue: str, maker_fee: str, taker_fee: str
+) -> Instrument:
     return Instrument.create(
-        instrument_id=InstrumentId.from_str(f"ETHUSDT.{venue}"),
-        base=ETH,
+        instrument_id=InstrumentId.from_str(f"{symbol}.{venue}"),
+        base=base,
         quote=USDT,
         tick_size="0.01",
-        step_size="0.0001",
-        min_quantity="0.0001",
+        step_size=step,
+        min_quantity=step,
         max_quantity="9000",
         min_notional="5",
         min_price="0.01",

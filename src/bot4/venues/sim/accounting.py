@@ -221,24 +221,24 @@ class OrderAccounting:
     def cancel_rejected(
         self, client_order_id: ClientOrderId, instrument_id: InstrumentId, strategy_id: StrategyId, reason: str
     ) -> None:
-        now = self.now_ns
-        self._sink(
-            OrderCancelRejected(
-                client_order_id=client_order_id,
-                instrument_id=instrument_id,
-                strategy_id=strategy_id,
-                ts_event=now,
-                ts_init=now,
-                reason=reason,
-            )
-        )
+        self._refused(OrderCancelRejected, client_order_id, instrument_id, strategy_id, reason)
 
     def modify_rejected(
         self, client_order_id: ClientOrderId, instrument_id: InstrumentId, strategy_id: StrategyId, reason: str
     ) -> None:
+        self._refused(OrderModifyRejected, client_order_id, instrument_id, strategy_id, reason)
+
+    def _refused(
+        self,
+        event_type: type[OrderCancelRejected] | type[OrderModifyRejected],
+        client_order_id: ClientOrderId,
+        instrument_id: InstrumentId,
+        strategy_id: StrategyId,
+        reason: str,
+    ) -> None:
         now = self.now_ns
         self._sink(
-            OrderModifyRejected(
+            event_type(
                 client_order_id=client_order_id,
                 instrument_id=instrument_id,
                 strategy_id=strategy_id,
@@ -247,8 +247,6 @@ class OrderAccounting:
                 reason=reason,
             )
         )
-
-    # -- money ----------------------------------------------------------------------------
 
     def set_lock(self, order: SimOrder, currency: Currency, raw: int) -> None:
         """Make the order's lock exactly ``raw`` of ``currency`` (locking or releasing)."""
