@@ -7,7 +7,9 @@
 
 Text output gives, per scenario: operations, median and p99 latency per operation, ops/s,
 bytes and blocks kept per operation plus the transient peak (tracemalloc, in a separate pass),
-peak RSS, the goal and whether it was met; whole-run scenarios give ticks/s and peak RSS.
+peak RSS, the goal and whether it was met; whole-run scenarios give ticks/s and peak RSS;
+``tick_to_order`` adds a per-event latency line (tick in -> order at the venue client). A
+scenario may give several results (``signal_to_intent.fixed_quantity``, ...).
 ``--json`` prints one JSON document instead: the list of scenario results (see
 :class:`~bot4.bench.harness.ScenarioResult`), so documentation can cite exact output.
 ``--quick`` shrinks every workload ~50x for a smoke test. ``--data`` replays the trades of a
