@@ -38,6 +38,7 @@ from bot4.model.events import (
     OrderDenied,
     OrderEvent,
     OrderFilled,
+    OrderModifyRejected,
     OrderSubmitted,
 )
 from bot4.model.instrument import Instrument
@@ -213,6 +214,10 @@ class ExecutionEngine:
     ) -> Order:
         """Change a working order's quantity (new total) or prices.
 
+        The new values are checked against the instrument's filters first; a change that breaks
+        one is refused here with ``OrderModifyRejected`` and never reaches the venue. (Risk
+        limits are not re-checked for an in-place amend; a cancel-replace goes through risk.)
+
         A venue that amends in place gets a modify command and the same order comes back. For a
         venue that cannot (``supports_amend`` false) the order is canceled and, once the cancel
         is confirmed, a replacement for the unfilled rest is submitted under a new client order
@@ -222,6 +227,21 @@ class ExecutionEngine:
         if not order.is_open:
             return order
         client = self._client_for(order.instrument_id.venue)
+        instrument = self._instruments.get(order.instrument_id)
+        new_qty = order.quantity if quantity is None else quantity
+        new_price = order.price if price is None else price
+        problem = None if instrument is None else instrument.check_order(order.side, new_qty, new_price)
+        if problem is not None:
+            now = self._clock.timestamp_ns()
+            self._apply(order, OrderModifyRejected(
+                client_order_id=order.client_order_id,
+                instrument_id=order.instrument_id,
+                strategy_id=order.strategy_id,
+                reason=f"{problem.code}: {problem.reason}",
+                ts_event=now,
+                ts_init=now,
+            ))
+            return order
         if client.supports_amend:
             client.modify_order(order, quantity, price, trigger_price)
             return order

@@ -229,3 +229,16 @@ def test_reconcile_adopts_unknown_open_order_as_external() -> None:
     assert adopted is not None and adopted.strategy_id == EXTERNAL_STRATEGY
     assert adopted.status is OrderStatus.ACCEPTED
     assert adopted in engine.open_orders()
+
+
+def test_modify_breaking_a_filter_is_refused_locally_and_never_sent() -> None:
+    from bot4.model import OrderModifyRejected
+
+    engine, client, seen = setup()
+    order = working_limit(engine)
+    result = engine.modify_order(order, price=INSTRUMENT.make_price("0.01"))  # notional below 5 USDT
+    assert result is order
+    assert client.canceled == [] and client.modified == []
+    refused = [e for e in seen if isinstance(e, OrderModifyRejected)]
+    assert refused and refused[0].reason.startswith("NOTIONAL_BELOW_MIN")
+    assert order.status is OrderStatus.ACCEPTED
