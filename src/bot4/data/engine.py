@@ -13,6 +13,7 @@ from bot4.core.ids import InstrumentId
 from bot4.model.book import OrderBook
 from bot4.model.data import (
     Bar,
+    BarType,
     BookDelta,
     BookDeltas,
     BookSnapshot,
@@ -43,6 +44,7 @@ class DataEngine:
         self._portfolio = portfolio
         self._books: dict[InstrumentId, OrderBook] = {}
         self._topics: dict[InstrumentId, _Topics] = {}
+        self._bar_topics: dict[BarType, str] = {}
         self.processed = 0
 
     def add_instrument(self, instrument: Instrument) -> None:
@@ -71,29 +73,29 @@ class DataEngine:
         elif type(data) is BookDeltas:
             book = self._books[data.instrument_id]
             book.apply_deltas(data)
-            if portfolio is not None:
-                self._mark_from_book(book)
-            bus.publish(topics.book, book)
+            self._book_changed(book, topics)
         elif type(data) is BookSnapshot:
             book = self._books[data.instrument_id]
             book.apply_snapshot(data)
-            if portfolio is not None:
-                self._mark_from_book(book)
-            bus.publish(topics.book, book)
+            self._book_changed(book, topics)
         elif type(data) is BookDelta:
             book = self._books[data.instrument_id]
             book.apply_delta(data)
-            if portfolio is not None:
-                self._mark_from_book(book)
-            bus.publish(topics.book, book)
+            self._book_changed(book, topics)
         elif type(data) is Bar:
             if portfolio is not None:
                 portfolio.update_mark(data.instrument_id, data.close.raw)
-            bus.publish(f"data.bars.{data.bar_type}", data)
+            topic = self._bar_topics.get(data.bar_type)
+            if topic is None:
+                topic = self._bar_topics[data.bar_type] = f"data.bars.{data.bar_type}"
+            bus.publish(topic, data)
 
-    def _mark_from_book(self, book: OrderBook) -> None:
-        """Mark positions at the book's mid when both sides are there and not crossed."""
-        bid = book.best_bid_raw()
-        ask = book.best_ask_raw()
-        if bid is not None and ask is not None and bid < ask and self._portfolio is not None:
-            self._portfolio.update_mark(book.instrument_id, (bid + ask) // 2)
+    def _book_changed(self, book: OrderBook, topics: _Topics) -> None:
+        """Mark positions at the book's mid (both sides present, not crossed), then publish it."""
+        portfolio = self._portfolio
+        if portfolio is not None:
+            bid = book.best_bid_raw()
+            ask = book.best_ask_raw()
+            if bid is not None and ask is not None and bid < ask:
+                portfolio.update_mark(book.instrument_id, (bid + ask) // 2)
+        self._bus.publish(topics.book, book)

@@ -172,8 +172,7 @@ class OrderAccounting:
         )
 
     def canceled(self, order: SimOrder, reason: str = "") -> None:
-        self._release(order)
-        order.status = OrderStatus.CANCELED
+        self._ended(order, OrderStatus.CANCELED)
         now = self.now_ns
         self._sink(
             OrderCanceled(
@@ -188,8 +187,7 @@ class OrderAccounting:
         )
 
     def expired(self, order: SimOrder) -> None:
-        self._release(order)
-        order.status = OrderStatus.EXPIRED
+        self._ended(order, OrderStatus.EXPIRED)
         now = self.now_ns
         self._sink(
             OrderExpired(
@@ -201,6 +199,11 @@ class OrderAccounting:
                 venue_order_id=order.venue_order_id,
             )
         )
+
+    def _ended(self, order: SimOrder, status: OrderStatus) -> None:
+        """Release what the order locked and mark it finished before its event goes out."""
+        self._release(order)
+        order.status = status
 
     def updated(self, order: SimOrder, instrument: Instrument) -> None:
         now = self.now_ns
