@@ -4,10 +4,17 @@
 
     Bot4Error
     ├── TransientError            retry later: the world may be different
-    │   ├── VenueTimeoutError
-    │   └── DisconnectedError
+    │   ├── VenueTimeoutError     sent, outcome unknown: retry only with the same client order id
+    │   ├── DisconnectedError
+    │   │   └── StreamGaveUpError the stream stopped reconnecting; carries what it never sent
+    │   ├── RateLimitedError      the venue said "slow down" (HTTP 429), with ``retry_after``
+    │   └── RequestNotSentError   the request surely never left this process: safe to retry
+    │       ├── CircuitOpenError  the endpoint's circuit breaker refused the call
+    │       ├── OutboundQueueFullError
+    │       └── StreamClosedError the stream was closed by its owner
     ├── RejectedError             a reason, not a crash: report it and go on
-    │   └── VenueRejectedError
+    │   ├── VenueRejectedError
+    │   └── VenueBannedError      the venue banned us (HTTP 418) until ``retry_after``
     ├── InvalidInputError         fix the input: data, order, config
     │   ├── InvalidDataError      a malformed row or message (names file/row/field/value)
     │   ├── InvalidOrderError     an order that breaks the instrument's filters
@@ -30,6 +37,7 @@ from typing import Any
 
 __all__ = [
     "Bot4Error",
+    "CircuitOpenError",
     "ConfigError",
     "DisconnectedError",
     "DuplicateFillError",
@@ -39,11 +47,17 @@ __all__ = [
     "InvalidInputError",
     "InvalidOrderError",
     "InvalidStateTransition",
+    "OutboundQueueFullError",
     "PrecisionError",
+    "RateLimitedError",
     "RejectedError",
+    "RequestNotSentError",
+    "StreamClosedError",
+    "StreamGaveUpError",
     "TransientError",
     "UnknownInstrumentError",
     "UnknownVenueError",
+    "VenueBannedError",
     "VenueRejectedError",
     "VenueTimeoutError",
 ]
@@ -76,12 +90,52 @@ class DisconnectedError(TransientError):
     """The connection to the venue is down."""
 
 
+class StreamGaveUpError(DisconnectedError):
+    """A stream used up its reconnect attempts; ``undelivered`` holds what it never sent."""
+
+    def __init__(self, message: str, *, undelivered: tuple[Any, ...] = (), **context: Any) -> None:
+        self.undelivered = undelivered
+        super().__init__(message, undelivered=len(undelivered), **context)
+
+
+class RateLimitedError(TransientError):
+    """The venue refused for rate (HTTP 429); wait ``retry_after`` seconds when it says so."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **context: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after, **context)
+
+
+class RequestNotSentError(TransientError):
+    """The request never left this process, so retrying it cannot duplicate an order."""
+
+
+class CircuitOpenError(RequestNotSentError):
+    """The endpoint's circuit breaker is open: the call was refused without being made."""
+
+
+class OutboundQueueFullError(RequestNotSentError):
+    """A disconnected stream's outbound queue is full and its policy rejects new messages."""
+
+
+class StreamClosedError(RequestNotSentError):
+    """The stream was closed by its owner; nothing more can be sent on it."""
+
+
 class RejectedError(Bot4Error):
     """A venue or risk said no; carries the reason."""
 
 
 class VenueRejectedError(RejectedError):
     """The venue rejected a request, with its own reason text and code."""
+
+
+class VenueBannedError(RejectedError):
+    """The venue banned this client (HTTP 418); nothing goes to it before ``retry_after``."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **context: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after, **context)
 
 
 class InvalidInputError(Bot4Error):

@@ -86,6 +86,9 @@ class RiskConfig(InstrumentRiskLimits, frozen=True, kw_only=True, forbid_unknown
       state to ``on_daily_loss_limit`` when exceeded.
     - ``max_drawdown`` / ``max_drawdown_bps``: fall of equity below its high-water mark, as an
       amount or in basis points of the mark, that moves the state to ``on_max_drawdown``.
+    - ``on_circuit_open``: the state to move to when the circuit breaker of an endpoint that
+      carries orders opens (an order stream that gave up, a venue ban), because fills may then
+      go unseen; ``ACTIVE`` ignores it. Default REDUCING: positions can still be closed.
     """
 
     instruments: dict[str, InstrumentRiskLimits] = msgspec.field(default_factory=dict)
@@ -98,6 +101,7 @@ class RiskConfig(InstrumentRiskLimits, frozen=True, kw_only=True, forbid_unknown
     max_drawdown: str | None = None
     max_drawdown_bps: int | None = None
     on_max_drawdown: TradingState = TradingState.HALTED
+    on_circuit_open: TradingState = TradingState.REDUCING
 
     def __post_init__(self) -> None:
         _check_limits(self, "")

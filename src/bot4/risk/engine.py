@@ -53,6 +53,7 @@ from bot4.model.enums import AccountType, OrderSide, OrderType
 from bot4.model.instrument import Instrument
 from bot4.model.orders import Order
 from bot4.model.position import PositionChanged
+from bot4.model.status import CIRCUIT_TOPIC, CircuitState, CircuitStateChanged
 from bot4.portfolio.portfolio import Portfolio
 from bot4.risk import denials
 from bot4.risk.book import OrdersView, RiskBook
@@ -134,6 +135,7 @@ class RiskEngine:
         bus.subscribe("events.order.*", self._book.on_order_event)
         bus.subscribe("events.position", self._on_position_changed)
         bus.subscribe("events.account", self._on_account_state)
+        bus.subscribe(CIRCUIT_TOPIC, self._on_circuit)
         self._book.sync()
         if self._monitor is not None:
             self._evaluate(self._monitor, now)
@@ -337,6 +339,21 @@ class RiskEngine:
         monitor = self._monitor
         if monitor is not None:
             self._evaluate(monitor, self._clock.timestamp_ns())
+
+    def _on_circuit(self, event: CircuitStateChanged) -> None:
+        """An order path to a venue broke: stop adding risk we could not see fills for."""
+        target = self._config.on_circuit_open
+        if not event.critical or event.state is not CircuitState.OPEN or target is TradingState.ACTIVE:
+            return
+        if target.severity <= self._machine.state.severity:
+            return
+        self.stats.state_changes += 1
+        self._machine.escalate(
+            target,
+            StateChangeCause.CIRCUIT_OPEN,
+            f"circuit {event.endpoint} at {event.venue} opened: {event.reason}",
+            {"venue": str(event.venue), "endpoint": event.endpoint, "reason": event.reason},
+        )
 
     # -- internals ----------------------------------------------------------------------------
 

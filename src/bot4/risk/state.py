@@ -50,6 +50,7 @@ class StateChangeCause(StrEnum):
     OPERATOR = "OPERATOR"
     DAILY_LOSS_LIMIT = "DAILY_LOSS_LIMIT"
     MAX_DRAWDOWN = "MAX_DRAWDOWN"
+    CIRCUIT_OPEN = "CIRCUIT_OPEN"
 
 
 class TradingStateChanged(msgspec.Struct, frozen=True, gc=False, kw_only=True):

@@ -234,3 +234,52 @@ def test_automatic_moves_only_tighten_the_state(make: Make) -> None:
         (TradingState.REDUCING, StateChangeCause.MAX_DRAWDOWN),
         (TradingState.HALTED, StateChangeCause.DAILY_LOSS_LIMIT),
     ]
+
+
+# -- circuit breakers on order paths -------------------------------------------------------------
+
+
+def _circuit(h: Any, *, critical: bool, state: str = "OPEN") -> None:
+    from bot4.core import Venue
+    from bot4.model.status import CIRCUIT_TOPIC, CircuitState, CircuitStateChanged
+
+    now = h.clock.timestamp_ns()
+    h.bus.publish(
+        CIRCUIT_TOPIC,
+        CircuitStateChanged(
+            venue=Venue("SIM"),
+            endpoint="ws:orders",
+            state=CircuitState[state],
+            previous=CircuitState.CLOSED,
+            reason="stream gave up after 5 failed connects",
+            critical=critical,
+            ts_event=now,
+            ts_init=now,
+        ),
+    )
+
+
+def test_critical_circuit_opening_moves_trading_to_reducing_by_default(make: Make) -> None:
+    h = make(RiskConfig())
+    _circuit(h, critical=True)
+    assert h.risk.trading_state is TradingState.REDUCING
+    change = h.states[-1]
+    assert change.cause is StateChangeCause.CIRCUIT_OPEN
+    assert change.details["endpoint"] == "ws:orders" and "gave up" in change.reason
+    assert h.risk.check(h.market(BUY, "0.01")) is not None  # opens risk: denied
+
+
+def test_critical_circuit_opening_halts_when_configured(make: Make) -> None:
+    h = make(RiskConfig(on_circuit_open=TradingState.HALTED))
+    _circuit(h, critical=True)
+    assert h.risk.trading_state is TradingState.HALTED
+
+
+def test_non_critical_or_half_open_circuit_and_active_setting_leave_trading_active(make: Make) -> None:
+    h = make(RiskConfig())
+    _circuit(h, critical=False)
+    _circuit(h, critical=True, state="HALF_OPEN")
+    assert h.risk.trading_state is TradingState.ACTIVE
+    h2 = make(RiskConfig(on_circuit_open=TradingState.ACTIVE))
+    _circuit(h2, critical=True)
+    assert h2.risk.trading_state is TradingState.ACTIVE

@@ -1,0 +1,1 @@
+"""Reliable networking: the WebSocket stream, retries, circuit breakers and rate limits."""
