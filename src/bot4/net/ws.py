@@ -89,7 +89,7 @@ class StreamHooks:
     - ``on_event(event)``: :class:`StreamGap` / :class:`StreamResynced` for the bus.
     """
 
-    on_message: Callable[[Any], None]
+    on_message: Callable[[Any], object]
     decode: Callable[[Payload], Any] | None = msgspec.json.decode
     on_error: Callable[[Bot4Error], None] | None = None
     on_connect: Callable[[Session], Awaitable[None]] | None = None
@@ -238,7 +238,10 @@ class ReliableWebSocket:
 
     def acknowledge(self, key: Hashable, *, cumulative: bool = False) -> int:
         """The peer has ``key`` (and, if ``cumulative``, every earlier keyed message)."""
-        return self._outbox.acknowledge(key, cumulative=cumulative)
+        count = self._outbox.acknowledge(key, cumulative=cumulative)
+        if count:
+            self._wake.set()  # the send window may have room again
+        return count
 
     def subscribe(self, key: str, message: Payload, *, unsubscribe: Payload | None = None) -> None:
         """Send ``message`` now and again after every reconnect, until :meth:`unsubscribe`."""
@@ -464,9 +467,11 @@ class ReliableWebSocket:
 
     async def _write(self, ws: ClientConnection) -> None:
         outbox = self._outbox
+        window = self.config.max_in_flight
         while True:
             item = outbox.peek()
-            if item is None:
+            if item is None or (window and item.ack_key is not None and outbox.in_flight >= window):
+                # Nothing to send, or the send window is full: wait for a send() or an ack.
                 self._wake.clear()
                 await self._wake.wait()
                 continue

@@ -69,6 +69,9 @@ class StreamConfig:
     ``max_attempts`` counts failed connects in a row and applies to the ORDERS profile only.
     A connection that stays open ``stable_after`` seconds resets the backoff; one that dies
     sooner makes the next wait longer, like a failed connect.
+    ``max_in_flight`` is a send window: at most that many keyed messages written but not yet
+    acknowledged. Everything in flight is sent again after a reconnect, so the window bounds
+    that replay; None leaves it to ``queue_size``.
     ``idle_timeout=None`` turns the stall detector off for streams that are legitimately quiet
     (a user-data stream with no orders); keepalive pings still guard those.
     """
@@ -86,6 +89,7 @@ class StreamConfig:
     close_timeout: float = 2.0
     stable_after: float = 10.0
     queue_size: int = 1000
+    max_in_flight: int | None = None
     overflow: OverflowPolicy = OverflowPolicy.REJECT_NEW
     max_message_size: int = 4 * 2**20
     payload: PayloadKind = PayloadKind.TEXT
@@ -105,6 +109,8 @@ class StreamConfig:
         for key, value in positive.items():
             if not value > 0:
                 raise ConfigError("must be > 0 seconds", key=key, value=value, stream=self.name)
+        if self.max_in_flight is not None and self.max_in_flight < 1:
+            raise ConfigError("must be >= 1 or unset", key="max_in_flight", value=self.max_in_flight)
         for key, count in (
             ("max_attempts", self.max_attempts),
             ("queue_size", self.queue_size),

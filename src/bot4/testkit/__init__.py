@@ -2,6 +2,8 @@
 
 Everything here is deterministic. The BTCUSDT instruments carry Binance's real spot filters
 (tick 0.01, step 0.00001, min qty 0.00001, min notional 5 USDT, 0.1% maker/taker).
+:class:`FaultServer` is a real WebSocket server on loopback that misbehaves on request, for
+testing a client's recovery (see ``docs/networking.md``).
 """
 
 from bot4.testkit.builders import (
@@ -12,6 +14,7 @@ from bot4.testkit.builders import (
     trade,
     trader_id,
 )
+from bot4.testkit.faultserver import DropMode, Faults, FaultServer, MalformedKind
 from bot4.testkit.instruments import BTC, ETH, USDT, btcusdt, ethusdt
 
 __all__ = [
@@ -19,6 +22,10 @@ __all__ = [
     "ETH",
     "USDT",
     "CapturingSink",
+    "DropMode",
+    "FaultServer",
+    "Faults",
+    "MalformedKind",
     "book_snapshot",
     "btcusdt",
     "ethusdt",

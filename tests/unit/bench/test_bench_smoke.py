@@ -213,3 +213,20 @@ def test_bench_text_output_shows_the_tick_to_order_latency(capsys: pytest.Captur
     assert main(["--quick", "--only", "tick_to_order"]) == 0
     text = capsys.readouterr().out
     assert "latency tick in -> order handed to venue client: median" in text
+
+
+def test_quick_ws_chaos_survives_forced_disconnects_without_loss_or_duplicates(
+    quick_results: dict[str, dict[str, Any]],
+) -> None:
+    extra = quick_results["ws_chaos"]["extra"]
+    assert extra["disconnects_forced"] > 10
+    assert extra["disconnects_survived"] == extra["disconnects_forced"]
+    assert (extra["lost"], extra["duplicated"], extra["out_of_order"]) == (0, 0, 0)
+    assert extra["received"] == extra["messages"]
+    assert quick_results["ws_chaos"]["goal_met"] is True
+
+
+def test_quick_ws_roundtrip_keeps_no_memory_per_message(quick_results: dict[str, dict[str, Any]]) -> None:
+    result = quick_results["ws_roundtrip"]
+    assert 0 < result["median_ns"] <= result["p99_ns"]
+    assert result["alloc_bytes_per_op"] < 100  # a leak keeps hundreds of bytes per message

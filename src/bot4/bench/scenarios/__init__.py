@@ -30,6 +30,8 @@ SCENARIOS: dict[str, str] = {
     "backtest_memory": "bot4.bench.scenarios.backtest_memory:run_backtest_memory",
     "backtest_sample": "bot4.bench.scenarios.backtest_sample:run_backtest_sample",
     "object_pool": "bot4.bench.scenarios.object_pool:run_object_pool",
+    "ws_roundtrip": "bot4.bench.scenarios.ws_stream:run_ws_roundtrip",
+    "ws_chaos": "bot4.bench.scenarios.ws_stream:run_ws_chaos",
 }
 
 
