@@ -5,6 +5,8 @@
     bot4 backtest --strategy NAME_OR_SPEC --data PATH|sample [--config FILE] [--out DIR]
                   [--instrument ID] [--bar-type TYPE] [--quiet]
     bot4 bench ...        the performance suite (bot4.bench.cli), when installed
+    bot4 db upgrade|version [--db URL]          the database schema (bot4.store.cli)
+    bot4 orders|fills|positions [--db URL] ...  what a run stored (bot4.store.cli)
     bot4 --version
 
 Exit codes: 0 success; 2 usage, config or input error (one ``error: ...`` line on stderr, no
@@ -52,6 +54,10 @@ __all__ = ["main"]
 # Subcommands implemented elsewhere: name -> "module:function", called with the remaining args.
 _EXTERNAL: dict[str, tuple[str, str]] = {
     "bench": ("bot4.bench.cli:main", "run the performance benchmark suite"),
+    "db": ("bot4.store.cli:db_main", "create or upgrade the database schema, or show its version"),
+    "orders": ("bot4.store.cli:orders_main", "list the orders a run stored"),
+    "fills": ("bot4.store.cli:fills_main", "list the fills a run stored"),
+    "positions": ("bot4.store.cli:positions_main", "list the positions a run stored"),
 }
 
 

@@ -8,6 +8,7 @@
     │   ├── DisconnectedError
     │   │   └── StreamGaveUpError the stream stopped reconnecting; carries what it never sent
     │   ├── RateLimitedError      the venue said "slow down" (HTTP 429), with ``retry_after``
+    │   ├── StoreUnavailableError the database cannot be reached; writes wait (and spill)
     │   └── RequestNotSentError   the request surely never left this process: safe to retry
     │       ├── CircuitOpenError  the endpoint's circuit breaker refused the call
     │       ├── OutboundQueueFullError
@@ -21,11 +22,13 @@
     │   ├── PrecisionError        a number with more decimals than allowed
     │   ├── UnknownInstrumentError
     │   ├── UnknownVenueError
-    │   └── ConfigError           broken config or strategy path (names file and key)
+    │   ├── ConfigError           broken config or strategy path (names file and key)
+    │   └── StoreSchemaError      a database at another schema version, foreign or corrupt
     └── InternalError             a bug or an impossible state: surfaces loudly in tests
         ├── InvalidStateTransition   an order event the transition table forbids
         ├── ImpossibleFillError      overfill, zero fill, fill for another order
-        └── DuplicateFillError       a trade id already applied
+        ├── DuplicateFillError       a trade id already applied
+        └── StoreIntegrityError      a write the database refused (a constraint): kept, not lost
 
 Every error carries its context as keyword fields (venue, instrument, field, value, ...),
 rendered after the message so a log line says what was expected and what was found.
@@ -52,6 +55,9 @@ __all__ = [
     "RateLimitedError",
     "RejectedError",
     "RequestNotSentError",
+    "StoreIntegrityError",
+    "StoreSchemaError",
+    "StoreUnavailableError",
     "StreamClosedError",
     "StreamGaveUpError",
     "TransientError",
@@ -104,6 +110,10 @@ class RateLimitedError(TransientError):
     def __init__(self, message: str, *, retry_after: float | None = None, **context: Any) -> None:
         self.retry_after = retry_after
         super().__init__(message, retry_after=retry_after, **context)
+
+
+class StoreUnavailableError(TransientError):
+    """The database cannot be reached now; queued writes are kept and replayed later."""
 
 
 class RequestNotSentError(TransientError):
@@ -166,6 +176,10 @@ class ConfigError(InvalidInputError):
     """Broken configuration, naming the file and the key."""
 
 
+class StoreSchemaError(InvalidInputError):
+    """The database is not what this code expects: another schema version, foreign, corrupt."""
+
+
 class InternalError(Bot4Error):
     """A state that should be impossible: a bug here or a broken venue."""
 
@@ -180,3 +194,7 @@ class ImpossibleFillError(InternalError):
 
 class DuplicateFillError(InternalError):
     """A fill whose trade id was already applied to the order."""
+
+
+class StoreIntegrityError(InternalError):
+    """The database refused a write (a constraint); the rows are set aside, never dropped."""

@@ -138,6 +138,18 @@ class ExecutionEngine:
         ))
         self._open[order.client_order_id] = order
 
+    def restore(self, order: Order) -> None:
+        """Take back an order rebuilt from the store after a restart; nothing is published.
+
+        Its events are history the journal already holds; reconciliation with the venue then
+        brings it up to date like any other order.
+        """
+        if order.client_order_id in self._orders:
+            raise InvalidStateTransition("an order with this id is already known", order=str(order.client_order_id))
+        self._orders[order.client_order_id] = order
+        if order.is_open:
+            self._open[order.client_order_id] = order
+
     # -- commands -----------------------------------------------------------------------------
 
     def submit_order(self, order: Order) -> None:

@@ -22,6 +22,9 @@ from bot4.core.errors import (
     RateLimitedError,
     RejectedError,
     RequestNotSentError,
+    StoreIntegrityError,
+    StoreSchemaError,
+    StoreUnavailableError,
     StreamClosedError,
     StreamGaveUpError,
     TransientError,
@@ -40,6 +43,7 @@ TREE: list[tuple[type[Bot4Error], type[Exception]]] = [
     (DisconnectedError, TransientError),
     (StreamGaveUpError, DisconnectedError),
     (RateLimitedError, TransientError),
+    (StoreUnavailableError, TransientError),
     (RequestNotSentError, TransientError),
     (CircuitOpenError, RequestNotSentError),
     (OutboundQueueFullError, RequestNotSentError),
@@ -54,10 +58,12 @@ TREE: list[tuple[type[Bot4Error], type[Exception]]] = [
     (UnknownInstrumentError, InvalidInputError),
     (UnknownVenueError, InvalidInputError),
     (ConfigError, InvalidInputError),
+    (StoreSchemaError, InvalidInputError),
     (InternalError, Bot4Error),
     (InvalidStateTransition, InternalError),
     (ImpossibleFillError, InternalError),
     (DuplicateFillError, InternalError),
+    (StoreIntegrityError, InternalError),
 ]
 
 BRANCHES = [TransientError, RejectedError, InvalidInputError, InternalError]

@@ -109,15 +109,22 @@ def buy_lock_raw(price_raw: int, qty_raw: int, rate: Decimal, quote: Currency, s
 class OrderAccounting:
     """Builds and sends the venue's events and settles fills in the ledger."""
 
-    __slots__ = ("_order_count", "_sink", "_trade_count", "_venue", "account_id", "ledger", "now_ns")
+    __slots__ = (
+        "_order_count", "_order_prefix", "_sink", "_trade_count", "_trade_prefix", "_venue", "account_id", "ledger",
+        "now_ns",
+    )
 
-    def __init__(self, *, venue: str, account_id: AccountId, ledger: SimLedger, sink: EventSink) -> None:
+    def __init__(
+        self, *, venue: str, account_id: AccountId, ledger: SimLedger, sink: EventSink, id_prefix: str | None = None
+    ) -> None:
         self._venue = venue
         self.account_id = account_id
         self.ledger = ledger
         self._sink = sink
         self._order_count = 0
         self._trade_count = 0
+        self._order_prefix = f"{venue}-" if id_prefix is None else f"{venue}-{id_prefix}-"
+        self._trade_prefix = f"{venue}-T" if id_prefix is None else f"{venue}-T{id_prefix}-"
         self.now_ns = 0
 
     # -- order lifecycle ------------------------------------------------------------------
@@ -141,7 +148,7 @@ class OrderAccounting:
 
     def accept(self, order: SimOrder) -> None:
         self._order_count += 1
-        venue_order_id = VenueOrderId(f"{self._venue}-{self._order_count}")
+        venue_order_id = VenueOrderId(f"{self._order_prefix}{self._order_count}")
         order.venue_order_id = venue_order_id
         order.status = OrderStatus.ACCEPTED
         now = self.now_ns
@@ -308,7 +315,7 @@ class OrderAccounting:
                 ts_event=now,
                 ts_init=now,
                 venue_order_id=order.venue_order_id,
-                trade_id=TradeId(f"{self._venue}-T{self._trade_count}"),
+                trade_id=TradeId(f"{self._trade_prefix}{self._trade_count}"),
                 order_side=order.side,
                 last_qty=Quantity(qty_raw, instrument.size_precision),
                 last_px=Price(px_raw, instrument.price_precision),

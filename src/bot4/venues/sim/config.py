@@ -34,6 +34,10 @@ class SimVenueConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     - ``maker_fee`` / ``taker_fee``: override the instruments' fee rates (decimal strings).
     - ``trade_through_fills_full``: a trade printing through a resting order's price fills it
       completely; False fills at most the trade's size.
+    - ``id_prefix``: put into every venue order id and trade id (``SIM-<prefix>-1``,
+      ``SIM-T<prefix>-1``). A backtest leaves it out (ids are reproducible); a paper session
+      sets one per run, so trade ids never repeat across runs in one store, which keeps fills
+      unique by venue and trade id.
     """
 
     venue: str = "SIM"
@@ -45,6 +49,7 @@ class SimVenueConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     maker_fee: str | None = None
     taker_fee: str | None = None
     trade_through_fills_full: bool = True
+    id_prefix: str | None = None
 
     def __post_init__(self) -> None:
         if not self.venue or any(c.isspace() or c == "." for c in self.venue):
@@ -55,6 +60,8 @@ class SimVenueConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             raise ConfigError(
                 "latency_ns must be a non-negative integer", field="latency_ns", value=self.latency_ns
             )
+        if self.id_prefix is not None and (not self.id_prefix.isalnum()):
+            raise ConfigError("id_prefix must be letters and digits", field="id_prefix", value=self.id_prefix)
         leverage = _decimal("leverage", self.leverage)
         if leverage < 1:
             raise ConfigError("leverage must be at least 1", field="leverage", value=self.leverage)

@@ -100,7 +100,7 @@ class SimulatedVenue:
             leverage=config.leverage_decimal,
         )
         self._acct = OrderAccounting(
-            venue=config.venue, account_id=self._account_id, ledger=self._ledger, sink=sink
+            venue=config.venue, account_id=self._account_id, ledger=self._ledger, sink=sink, id_prefix=config.id_prefix
         )
         self._engines: dict[InstrumentId, MatchingEngine] = {}
         for instrument in instruments:

@@ -159,3 +159,29 @@ def test_market_expired_remainder_is_reported_after_fills_with_venue_order_id(si
     expired = sim.events_for(order)[-1]
     assert isinstance(expired, OrderExpired)
     assert str(expired.venue_order_id) == "SIM-1"
+
+
+def test_id_prefix_goes_into_venue_order_and_trade_ids() -> None:
+    from bot4.core.clock import TestClock
+    from bot4.core.ids import ClientOrderId
+    from bot4.model.enums import OrderSide
+    from bot4.model.orders import Order
+    from bot4.testkit import btcusdt, quote, strategy_id
+    from bot4.venues.sim.config import SimVenueConfig
+    from bot4.venues.sim.venue import SimulatedVenue
+
+    events: list[object] = []
+    inst = btcusdt()
+    clock = TestClock(1_000)
+    venue = SimulatedVenue(
+        SimVenueConfig(starting_balances={"USDT": "100000"}, id_prefix="r7"), [inst], clock, events.append
+    )
+    venue.process_data(quote(inst, "100.00", "100.10", "5", "5", 2_000))
+    venue.submit_order(Order.market(
+        client_order_id=ClientOrderId("C-1"), strategy_id=strategy_id(), instrument_id=inst.id,
+        side=OrderSide.BUY, quantity=inst.make_qty("1"), ts_init=2_000,
+    ))
+    venue.process_data(quote(inst, "100.00", "100.10", "5", "5", 3_000))
+    fills = [e for e in events if type(e).__name__ == "OrderFilled"]
+    assert fills and str(fills[0].trade_id) == "SIM-Tr7-1"  # type: ignore[attr-defined]
+    assert str(fills[0].venue_order_id) == "SIM-r7-1"  # type: ignore[attr-defined]
