@@ -15,7 +15,8 @@
     │       └── StreamClosedError the stream was closed by its owner
     ├── RejectedError             a reason, not a crash: report it and go on
     │   ├── VenueRejectedError
-    │   └── VenueBannedError      the venue banned us (HTTP 418) until ``retry_after``
+    │   ├── VenueBannedError      the venue banned us (HTTP 418) until ``retry_after``
+    │   └── NoRouteError          no venue can take the order; says why each was left out
     ├── InvalidInputError         fix the input: data, order, config
     │   ├── InvalidDataError      a malformed row or message (names file/row/field/value)
     │   ├── InvalidOrderError     an order that breaks the instrument's filters
@@ -50,6 +51,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidOrderError",
     "InvalidStateTransition",
+    "NoRouteError",
     "OutboundQueueFullError",
     "PrecisionError",
     "RateLimitedError",
@@ -138,6 +140,10 @@ class RejectedError(Bot4Error):
 
 class VenueRejectedError(RejectedError):
     """The venue rejected a request, with its own reason text and code."""
+
+
+class NoRouteError(RejectedError):
+    """No venue can take the order (all excluded, or none can fill a lot within its filters)."""
 
 
 class VenueBannedError(RejectedError):
