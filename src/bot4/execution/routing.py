@@ -59,6 +59,10 @@ __all__ = [
 
 _BPS = Decimal(10_000)
 _ONE = Decimal(1)
+# Unit costs are compared as integers: price_raw * (RATE_SCALE +/- rate * RATE_SCALE). Fee and
+# penalty rates have at most 10 decimals, so this is exact, and integer keys make the merge
+# about 3x cheaper than Decimal keys (measured with bot4 bench --only route_decision).
+_RATE_SCALE = 10**10
 _MAX_SUBSET_VENUES = 8  # 2**8 subsets at most; beyond that legs below minimum are dropped
 
 
@@ -114,12 +118,12 @@ class RouteRequest:
 class VenueInput(msgspec.Struct, frozen=True, kw_only=True):
     """What the router saw at one venue (kept with the decision for the audit)."""
 
-    venue: str
-    best_bid: str | None
-    best_ask: str | None
-    taker_fee: str
-    available: str | None
-    book_age_ms: float | None
+    venue: Venue
+    best_bid: Price | None
+    best_ask: Price | None
+    taker_fee: Decimal
+    available: Quantity | None
+    book_age_ns: int | None
 
 
 class RouteLeg(msgspec.Struct, frozen=True, kw_only=True):
@@ -189,7 +193,7 @@ class RouteDecision(msgspec.Struct, frozen=True, kw_only=True):
 class _Venue:
     state: VenueState
     levels: list[tuple[int, int]]  # (price_raw, size_raw) in taking order
-    unit_cost: list[Decimal]  # per raw unit, signed so that smaller is better
+    unit_cost: list[int]  # per raw unit at _RATE_SCALE, signed so that smaller is better
     cap_raw: int
     step: int
     min_raw: int | None = None  # smallest allocation that passes its filters (None: none does)
@@ -199,7 +203,7 @@ class _Venue:
 class _Plan:
     taken: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # venue index -> (price, qty)
     filled: int = 0
-    value: Decimal = Decimal(0)  # sum of unit_cost * qty: smaller is better
+    value: int = 0  # sum of unit_cost * qty: smaller is better
 
 
 def route(
@@ -299,9 +303,10 @@ def _prepare(state: VenueState, request: RouteRequest) -> _Venue:
     buy = request.side is OrderSide.BUY
     side = OrderSide.SELL if buy else OrderSide.BUY  # a buyer takes the asks
     rate = state.taker_fee + state.penalty_bps / _BPS
-    factor = (_ONE + rate) if buy else -(_ONE - rate)
+    scaled = int((rate * _RATE_SCALE).to_integral_value())
+    factor = (_RATE_SCALE + scaled) if buy else -(_RATE_SCALE - scaled)
     levels: list[tuple[int, int]] = []
-    costs: list[Decimal] = []
+    costs: list[int] = []
     depth = 0
     cap = request.quantity_raw if state.available_raw is None else min(request.quantity_raw, state.available_raw)
     limit = request.limit_raw
@@ -309,7 +314,7 @@ def _prepare(state: VenueState, request: RouteRequest) -> _Venue:
         if limit is not None and ((buy and price > limit) or (not buy and price < limit)):
             break
         levels.append((price, size))
-        costs.append(Decimal(price) * factor)
+        costs.append(price * factor)
         depth += size
         if depth >= cap:
             break
@@ -331,22 +336,19 @@ def _usable(v: _Venue, excluded: dict[str, str]) -> bool:
 
 
 def _minimum(v: _Venue, side: OrderSide) -> int | None:
-    """The smallest allocation (on the lot grid) that passes the venue's filters, if any."""
+    """The smallest allocation (on the lot grid) that passes the venue's size and notional minimums."""
     inst = v.state.instrument
-    qty = max(inst.min_quantity, v.step)
-    qty = -(-qty // v.step) * v.step
+    step = v.step
+    qty = -(-max(inst.min_quantity, step) // step) * step
     for _ in range(64):
         if qty > v.cap_raw:
             return None
         worst = _worst_price(v, qty)
-        if inst.check_order(side, Quantity(qty, inst.size_precision), Price(worst, inst.price_precision)) is None:
+        if inst.min_notional is None or worst * qty // FIXED_SCALAR >= inst.min_notional:
             return qty
-        if inst.min_notional is None:
-            return None
         # Grow to the notional the worst price needs, on the lot grid, and check again.
         needed = -(-inst.min_notional * FIXED_SCALAR // worst)
-        grown = max(qty + v.step, -(-needed // v.step) * v.step)
-        qty = grown
+        qty = max(qty + step, -(-needed // step) * step)
     return None
 
 
@@ -387,7 +389,7 @@ def _greedy(venues: Sequence[_Venue], members: Sequence[int], want: int, forced:
             cursor[i] = (level, taken)
             cap_left[i] -= m
             remaining -= m
-    heap: list[tuple[Decimal, int, int]] = []
+    heap: list[tuple[int, int, int]] = []
     for i in members:
         level, taken = cursor.get(i, (0, 0))
         if level < len(venues[i].levels):
@@ -518,16 +520,13 @@ def _leg(v: _Venue, taken: list[tuple[int, int]], side: OrderSide, mid: Decimal)
 
 def _input(state: VenueState, now_ns: int) -> VenueInput:
     book = state.book
-    inst = state.instrument
-    bid = None if book is None else book.best_bid_price()
-    ask = None if book is None else book.best_ask_price()
     return VenueInput(
-        venue=str(state.venue),
-        best_bid=None if bid is None else str(bid),
-        best_ask=None if ask is None else str(ask),
-        taker_fee=str(state.taker_fee),
-        available=None if state.available_raw is None else str(Quantity(state.available_raw, inst.size_precision)),
-        book_age_ms=None if book is None else (now_ns - book.ts_last) / 1e6,
+        venue=state.venue,
+        best_bid=None if book is None else book.best_bid_price(),
+        best_ask=None if book is None else book.best_ask_price(),
+        taker_fee=state.taker_fee,
+        available=None if state.available_raw is None else Quantity(state.available_raw, state.instrument.size_precision),
+        book_age_ns=None if book is None else now_ns - book.ts_last,
     )
 
 

@@ -82,28 +82,41 @@ class WriteAheadClient:
             self._inner.submit_order(order)
             self.sent += 1
             return
-        self._queue.put_nowait(("submit", order, seq, ()))
+        try:
+            deadline = asyncio.get_running_loop().time() + self._timeout
+            self._queue.put_nowait(("submit", order, seq, (deadline,)))
+        except asyncio.QueueFull:
+            # The journal is far behind: refuse rather than send an order it may never record.
+            self._refuse(order, f"write-ahead queue full ({self._queue.maxsize} orders waiting for the journal); not sent")
 
     def cancel_order(self, order: Order) -> None:
         if self._queue.empty():
             self._inner.cancel_order(order)
         else:
-            self._queue.put_nowait(("cancel", order, 0, ()))
+            try:
+                self._queue.put_nowait(("cancel", order, 0, ()))
+            except asyncio.QueueFull:
+                _log.error("%s: write-ahead queue full; cancel not sent", order.client_order_id)
 
     def modify_order(self, order: Order, quantity: Any = None, price: Any = None, trigger_price: Any = None) -> None:
         if self._queue.empty():
             self._inner.modify_order(order, quantity, price, trigger_price)
         else:
-            self._queue.put_nowait(("modify", order, 0, (quantity, price, trigger_price)))
+            try:
+                self._queue.put_nowait(("modify", order, 0, (quantity, price, trigger_price)))
+            except asyncio.QueueFull:
+                _log.error("%s: write-ahead queue full; modify not sent", order.client_order_id)
 
     async def _forward(self) -> None:
         while True:
             command, order, seq, args = await self._queue.get()
             if command == "submit":
                 try:
-                    await self._writer.wait_durable(seq, self._timeout)
+                    # The timeout runs from submission, not from reaching the head of the queue.
+                    remaining = max(0.0, args[0] - asyncio.get_running_loop().time())
+                    await self._writer.wait_durable(seq, remaining)
                 except TimeoutError:
-                    self._refuse(order)
+                    self._refuse(order, f"order intent not durable in the journal within {self._timeout} s; not sent")
                     continue
                 self._inner.submit_order(order)
                 self.sent += 1
@@ -112,10 +125,9 @@ class WriteAheadClient:
             else:
                 self._inner.modify_order(order, *args)
 
-    def _refuse(self, order: Order) -> None:
+    def _refuse(self, order: Order, reason: str) -> None:
         self.refused += 1
         now = self._clock.timestamp_ns()
-        reason = f"order intent not durable in the journal within {self._timeout} s; not sent"
         _log.error("%s: %s", order.client_order_id, reason)
         self._sink(
             OrderRejected(

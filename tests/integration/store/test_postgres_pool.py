@@ -21,7 +21,6 @@ import msgspec
 import psycopg
 import pytest
 from psycopg_pool import PoolClosed, PoolTimeout
-from .conftest import ADMIN_DSN, terminate_backends
 
 from bot4.core.errors import (
     ConfigError,
@@ -36,6 +35,8 @@ from bot4.store.postgres import (
     PostgresBackend,
     translate_error,
 )
+
+from .conftest import ADMIN_DSN, terminate_backends
 
 MIGRATION = (
     Path(__file__).resolve().parents[3] / "src/bot4/store/migrations/0001_initial.sql"

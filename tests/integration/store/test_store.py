@@ -542,3 +542,39 @@ def test_store_url_that_names_no_backend_is_a_config_error() -> None:
 
 
 
+
+
+def test_write_ahead_refuses_orders_when_the_journal_cannot_keep_up(tmp_path: Path) -> None:
+    """The database is locked: queued orders wait, and past the queue they are refused, not sent."""
+
+    async def main() -> None:
+        path = tmp_path / "db" / "bot4.db"
+        store = await Store.open(StoreConfig(url=f"sqlite:///{path}", spill_dir=tmp_path / "spill"), node_id="n1")
+        await store.backend.fetch("PRAGMA busy_timeout = 50")
+        await store.begin_run(mode="paper")
+        world = PaperWorld(store)
+        log: list[str] = []
+        gate = WriteAheadClient(RecordingClient(world.venue, log), store.writer, world.execution.process, world.clock, timeout=0.3, queue_size=2)
+        world.execution._clients[world.venue.venue] = gate
+        world.start()
+        await gate.start()
+        await store.writer.flush(5)
+        blocker = sqlite3.connect(path, timeout=0.05)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            world.tick(60_000)
+            orders = [world.limit(BUY, "0.01", "59990.00") for _ in range(4)]
+            statuses = [o.status for o in orders]
+            assert statuses[2:] == [OrderStatus.REJECTED, OrderStatus.REJECTED]  # queue of 2 is full
+            assert "write-ahead queue full" in orders[3].last_event.reason  # type: ignore[union-attr]
+            await asyncio.sleep(0.6)  # past the timeout: the two queued ones are refused too
+            assert [o.status for o in orders] == [OrderStatus.REJECTED] * 4
+            assert log == []  # nothing reached the venue
+            assert gate.refused == 4
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        await gate.close()
+        await store.close()
+
+    run(main())

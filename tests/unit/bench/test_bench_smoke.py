@@ -10,6 +10,8 @@ import contextlib
 import importlib
 import io
 import json
+import os
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ import pytest
 from bot4.bench.cli import main
 from bot4.bench.scenarios import SCENARIOS
 from bot4.bench.scenarios.book_delta_real import find_sample
+from bot4.bench.scenarios.journal_write import pg_unreachable
 
 MICRO = (
     "book_delta",
@@ -31,6 +34,8 @@ MICRO = (
 NEEDS_SAMPLE = ("book_delta_real", "backtest_sample")
 # Scenarios that skip (with the reason) when the package they measure is absent.
 NEEDS_MODULE = {"signal_to_intent": "bot4.strategy.signals", "risk_check": "bot4.risk", "oms_submit": "bot4.risk"}
+# Results that skip (with the reason) when the server they measure is unreachable; never in CI.
+NEEDS_SERVER: dict[str, Callable[[], str | None]] = {"journal_write.postgresql": pg_unreachable}
 
 
 def _importable(module: str) -> bool:
@@ -87,6 +92,9 @@ def test_quick_scenario_reports_positive_rates_and_memory(
             # Only scenarios whose inputs or measured package are missing may skip.
             if name in NEEDS_SAMPLE:
                 assert find_sample() is None, result["skipped"]
+            elif result["name"] in NEEDS_SERVER:
+                assert not os.environ.get("CI"), f"CI needs {result['name']}: {result['skipped']}"
+                assert NEEDS_SERVER[result["name"]]() is not None, result["skipped"]
             else:
                 assert name in NEEDS_MODULE and not _importable(NEEDS_MODULE[name]), result["skipped"]
             continue
@@ -230,3 +238,22 @@ def test_quick_ws_roundtrip_keeps_no_memory_per_message(quick_results: dict[str,
     result = quick_results["ws_roundtrip"]
     assert 0 < result["median_ns"] <= result["p99_ns"]
     assert result["alloc_bytes_per_op"] < 100  # a leak keeps hundreds of bytes per message
+
+
+def test_quick_journal_write_reports_throughput_and_write_ahead_latency_per_backend(
+    quick_results: dict[str, dict[str, Any]],
+) -> None:
+    results = {r["name"]: r for r in results_of(quick_results, "journal_write")}
+    assert set(results) == {"journal_write.sqlite", "journal_write.postgresql"}
+    assert results["journal_write.sqlite"]["skipped"] is None  # SQLite is always there
+    for name, result in results.items():
+        if result["skipped"] is not None:
+            continue  # allowed only when the server is unreachable outside CI (checked above)
+        extra = result["extra"]
+        assert extra["entries"] == result["ops"] > 0, name
+        assert 0 < extra["batches"] <= extra["entries"], name
+        assert 0 < extra["batch_commit_p50_ms"] <= extra["batch_commit_p99_ms"], name
+        assert result["latency_samples"] == extra["intents"] > 0, name
+        assert 0 < result["latency_median_ns"] <= result["latency_p99_ns"] <= result["latency_max_ns"], name
+        assert extra["commit_p50_ms"] == round(result["latency_median_ns"] / 1e6, 3), name
+        assert extra["commit_p50_ms"] <= extra["commit_p99_ms"], name

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from bot4.core.errors import InvalidInputError, NoRouteError, UnknownVenueError
 from bot4.core.ids import InstrumentId, Venue
 from bot4.core.numbers import FIXED_SCALAR, to_raw
-from bot4.execution.routing import RouteMode, RouteRequest, RouterConfig, VenueState, route
+from bot4.execution.routing import RouteMode, RouterConfig, RouteRequest, VenueState, route
 from bot4.model.book import OrderBook
 from bot4.model.enums import OrderSide
 from bot4.model.instrument import Instrument

@@ -32,6 +32,8 @@ SCENARIOS: dict[str, str] = {
     "object_pool": "bot4.bench.scenarios.object_pool:run_object_pool",
     "ws_roundtrip": "bot4.bench.scenarios.ws_stream:run_ws_roundtrip",
     "ws_chaos": "bot4.bench.scenarios.ws_stream:run_ws_chaos",
+    "route_decision": "bot4.bench.scenarios.route_decision:run_route_decision",
+    "journal_write": "bot4.bench.scenarios.journal_write:run_journal_write",
 }
 
 
