@@ -9,6 +9,12 @@ reconnect. Messages without a key are fire-and-forget once written.
 Both kinds count against one bound (``capacity``), so a venue that stops acknowledging cannot
 grow memory without limit. What happens at the bound is the caller's explicit choice
 (:class:`OverflowPolicy`) and every refusal or drop is counted.
+
+The writer takes the head with :meth:`Outbox.take` and settles it with :meth:`Outbox.written`
+or :meth:`Outbox.unwritten` once the send has returned. While a send waits on a full socket the
+message is being written: it has left the queue, so it is neither dropped to make room (it is
+already on its way) nor counted against ``capacity``, but :meth:`Outbox.drain` still returns it,
+and an acknowledgement that overtakes the send is not lost.
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ class Outbox:
         self._queue: deque[Outgoing] = deque()
         self._in_flight: OrderedDict[Hashable, Outgoing] = OrderedDict()
         self._queued_keys: set[Hashable] = set()
+        self._writing: Outgoing | None = None  # taken by the writer, send not yet returned
+        self._writing_acked = False
         self.dropped = 0
         self.rejected = 0
 
@@ -78,7 +86,7 @@ class Outbox:
         for an ``ack_key`` already waiting (the key is how the acknowledgement finds it).
         """
         key = item.ack_key
-        if key is not None and (key in self._in_flight or key in self._queued_keys):
+        if key is not None and self._waiting(key):
             raise ValueError(f"ack_key {item.ack_key!r} is already waiting for an acknowledgement")
         dropped: Outgoing | None = None
         if len(self) >= self.capacity:
@@ -96,6 +104,12 @@ class Outbox:
             self._queued_keys.add(key)
         return dropped
 
+    def _waiting(self, key: Hashable) -> bool:
+        writing = self._writing
+        if writing is not None and writing.ack_key == key and not self._writing_acked:
+            return True
+        return key in self._in_flight or key in self._queued_keys
+
     def _drop_oldest(self) -> Outgoing:
         self.dropped += 1
         if self._in_flight:
@@ -108,22 +122,55 @@ class Outbox:
     def peek(self) -> Outgoing | None:
         return self._queue[0] if self._queue else None
 
-    def mark_written(self, item: Outgoing) -> None:
-        """``item`` (the head) went onto the wire: drop it, or keep it until acknowledged."""
-        head = self._queue.popleft()
-        if head is not item:
-            self._queue.appendleft(head)
-            raise RuntimeError("mark_written must be called with the head of the queue")
-        if item.ack_key is not None:
-            self._queued_keys.discard(item.ack_key)
+    def take(self) -> Outgoing:
+        """Take the head to write it; settle it with :meth:`written` or :meth:`unwritten`."""
+        if self._writing is not None:
+            raise RuntimeError("a message is already being written; settle it first")
+        item = self._queue.popleft()
+        self._queued_keys.discard(item.ack_key)
+        self._writing, self._writing_acked = item, False
+        return item
+
+    def written(self, item: Outgoing) -> None:
+        """``item`` went onto the wire: forget it, or keep it until acknowledged."""
+        if item is not self._writing:
+            return  # drained while it was being written: its owner has it
+        self._writing = None
+        if item.ack_key is not None and not self._writing_acked:
             self._in_flight[item.ack_key] = item
+
+    def unwritten(self, item: Outgoing) -> None:
+        """``item`` did not go out (or may not have): put it back at the head.
+
+        It was accepted already, so it goes back even into an outbox that filled meanwhile,
+        which then holds one more than ``capacity`` until it is written.
+        """
+        if item is not self._writing:
+            return
+        self._writing = None
+        if item.ack_key is not None and self._writing_acked:
+            return  # the peer has it already
+        self._queue.appendleft(item)
+        if item.ack_key is not None:
+            self._queued_keys.add(item.ack_key)
 
     def acknowledge(self, key: Hashable, *, cumulative: bool = False) -> int:
         """Forget the in-flight message ``key`` (and every older one if ``cumulative``).
 
         Returns how many were forgotten; an unknown key forgets nothing (it was acknowledged
-        already, or never tracked), so duplicate acknowledgements are harmless.
+        already, or never tracked), so duplicate acknowledgements are harmless. The message
+        being written counts as in flight, newest: its acknowledgement can overtake the send.
         """
+        writing = self._writing
+        if writing is not None and writing.ack_key is not None and writing.ack_key == key:
+            if self._writing_acked:
+                return 0
+            self._writing_acked = True
+            count = 1
+            if cumulative:
+                count += len(self._in_flight)
+                self._in_flight.clear()
+            return count
         if key not in self._in_flight:
             return 0
         if not cumulative:
@@ -150,13 +197,20 @@ class Outbox:
         """Drop queued subscription changes: the reconnect replays the current set instead."""
         before = len(self._queue)
         if before:
-            self._queue = deque(item for item in self._queue if item.kind is not MessageKind.SUBSCRIPTION)
+            self._queue = deque(
+                item for item in self._queue if item.kind is not MessageKind.SUBSCRIPTION
+            )
         return before - len(self._queue)
 
     def drain(self) -> list[Outgoing]:
-        """Empty the outbox, in-flight first (they are older), and return what was in it."""
-        items = list(self._in_flight.values()) + list(self._queue)
+        """Empty the outbox and return what was in it, oldest first: in flight, being written,
+        then unsent."""
+        items = list(self._in_flight.values())
+        if self._writing is not None and not self._writing_acked:
+            items.append(self._writing)
+        items.extend(self._queue)
         self._in_flight.clear()
         self._queue.clear()
         self._queued_keys.clear()
+        self._writing = None
         return items

@@ -189,9 +189,12 @@ class RateLimiter:
         self._check_costs(costs)
         start = self._now()
         self._raise_if_banned()
-        if max_wait is None or not self._lock.locked():
+        if max_wait is None:
             await self._lock.acquire()
         else:
+            # Bounded even when the lock looks free: right after a release it is already
+            # promised to the next waiter, and a caller arriving then queues behind it. (An
+            # uncontended acquire does not suspend, so the timeout cannot fire on it.)
             try:
                 async with asyncio.timeout(max_wait):
                     await self._lock.acquire()

@@ -16,106 +16,47 @@ library's; this module adds what a trading connection needs on top of it:
   :class:`~bot4.net.outbox.Outbox`, messages with an ``ack_key`` are resent until the
   protocol acknowledges them, and ``close()`` returns whatever never went out.
 
-Bad input never crashes it: a frame of the wrong kind, text that does not decode and a handler
-that raises are counted and reported to ``on_error``; a frame the library refuses (oversize,
-invalid UTF-8) ends that connection with the cause counted, and the stream reconnects.
+Bad input never crashes it: a frame of the wrong kind, a payload the decoder refuses and a
+handler that raises are counted and reported to ``on_error``; a frame the library refuses
+(oversize, invalid UTF-8) ends that connection with the cause counted, and the stream
+reconnects.
+
+Every task is owned: the supervisor (one per stream) owns the reader, writer and idle watchdog
+of the connection it runs, and ``close()`` stops the supervisor and waits for it. Each task
+body is a boundary: nothing raised below it ends it unseen. Adapter code (hooks, the breaker
+and through it the bus) is called inside guards that count, log and report what it raises;
+an error of the stream's own that still reaches the supervisor stops the stream the way an
+ORDERS stream gives up (CLOSED, breaker tripped, :class:`StreamGaveUpError` with the
+undelivered messages), so no owner waits on a stream that is silently dead.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
-from typing import Any, Protocol
 
-import msgspec
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from websockets.frames import CloseCode
+from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from bot4.core.clock import Clock, LiveClock
-from bot4.core.errors import (
-    Bot4Error,
-    DisconnectedError,
-    InvalidDataError,
-    StreamClosedError,
-    StreamGaveUpError,
-)
+from bot4.core.errors import DisconnectedError, StreamClosedError, StreamGaveUpError
 from bot4.core.ids import Venue
-from bot4.model.status import StreamGap, StreamResynced
 from bot4.net.outbox import MessageKind, Outbox, Outgoing, Payload
 from bot4.net.ws_config import (
     DisconnectCause,
-    PayloadKind,
     StreamConfig,
     StreamProfile,
     StreamState,
     StreamStats,
 )
+from bot4.net.ws_connection import OpenConnection
+from bot4.net.ws_hooks import ConnectBreaker, Session, StreamHooks, StreamReporter
 
 __all__ = ["ConnectBreaker", "ReliableWebSocket", "Session", "StreamHooks"]
 
 _log = logging.getLogger("bot4.net.ws")
-
-_PREVIEW = 120  # characters of a bad payload kept in its error
-
-
-class ConnectBreaker(Protocol):
-    """The part of a circuit breaker a stream uses (see :mod:`bot4.net.breaker`)."""
-
-    def record_success(self) -> None: ...
-
-    def record_failure(self, reason: str) -> None: ...
-
-    def trip(self, reason: str) -> None: ...
-
-
-@dataclass(frozen=True, kw_only=True)
-class StreamHooks:
-    """What the adapter plugs in; only ``on_message`` is required.
-
-    - ``on_message(msg)``: every decoded message, synchronously, in arrival order.
-    - ``decode(raw)``: bytes/str to message; default JSON. Raise ``msgspec.DecodeError``,
-      ``msgspec.ValidationError`` or ``ValueError`` for a bad payload. ``None`` passes raw.
-    - ``on_error(err)``: every problem the stream survived (malformed input, a raising
-      handler, a failed connect) and the one it did not (:class:`StreamGaveUpError`).
-    - ``on_connect(session)``: runs on each new connection before anything else is sent:
-      authenticate, or agree with the server where to resume (call ``acknowledge``).
-    - ``on_resync()``: runs after the subscriptions are replayed: rebuild state (snapshot).
-    - ``on_event(event)``: :class:`StreamGap` / :class:`StreamResynced` for the bus.
-    """
-
-    on_message: Callable[[Any], object]
-    decode: Callable[[Payload], Any] | None = msgspec.json.decode
-    on_error: Callable[[Bot4Error], None] | None = None
-    on_connect: Callable[[Session], Awaitable[None]] | None = None
-    on_resync: Callable[[], Awaitable[None]] | None = None
-    on_event: Callable[[StreamGap | StreamResynced], None] | None = None
-
-
-class Session:
-    """The raw connection during ``on_connect``: send and receive before the stream runs."""
-
-    def __init__(self, stream: ReliableWebSocket, ws: ClientConnection, number: int) -> None:
-        self._stream = stream
-        self._ws = ws
-        self.number = number  # 1 for the first connection, then counting reconnects
-
-    async def send(self, payload: Payload) -> None:
-        await self._ws.send(payload)
-        self._stream._count_out(payload)
-
-    async def recv(self, timeout: float | None = None) -> Any:
-        """The next message, decoded like any other; raises ``TimeoutError`` after ``timeout``."""
-        async with asyncio.timeout(timeout):
-            raw = await self._ws.recv()
-        self._stream._count_in(raw)
-        decode = self._stream.hooks.decode
-        return raw if decode is None else decode(raw)
 
 
 class ReliableWebSocket:
@@ -139,35 +80,21 @@ class ReliableWebSocket:
         self._breaker = breaker
         self._clock: Clock = clock if clock is not None else LiveClock()
         self._sleep = sleep
-        self._venue = Venue(config.venue)
         self._outbox = Outbox(config.queue_size, config.overflow)
+        self._reporter = StreamReporter(
+            hooks, self._clock, stream=config.name, venue=Venue(config.venue)
+        )
+        self._counters = self._reporter.counters
         self._subscriptions: dict[str, tuple[Payload, Payload | None]] = {}
+        # True once this connection's replay has begun: subscribe() must queue what it misses.
+        self._subscriptions_live = False
         self._state = StreamState.CONNECTING
+        self._state_changed = asyncio.Event()
         self._closing = False
+        self._was_open = False
         self._supervisor: asyncio.Task[None] | None = None
         self._ws: ClientConnection | None = None
         self._wake = asyncio.Event()
-        self._opened = asyncio.Event()
-        self._idle_hit = False
-        # statistics
-        self._connects = 0
-        self._connect_failures = 0
-        self._reconnect_attempts = 0
-        self._disconnects: Counter[str] = Counter()
-        self._close_codes: Counter[int] = Counter()
-        self._messages_in = 0
-        self._bytes_in = 0
-        self._messages_out = 0
-        self._bytes_out = 0
-        self._resent = 0
-        self._malformed = 0
-        self._handler_errors = 0
-        self._gaps = 0
-        self._last_pong_rtt: float | None = None
-        self._connected_total = 0.0
-        self._open_since: float | None = None
-        self._last_in = time.monotonic()
-        self._last_in_ns = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -177,6 +104,10 @@ class ReliableWebSocket:
 
     async def start(self) -> None:
         """Start connecting in the background; returns at once (see :meth:`wait_open`)."""
+        if self._closing:
+            raise StreamClosedError(
+                "stream is closed; it cannot start again", stream=self.config.name
+            )
         if self._supervisor is not None:
             raise RuntimeError(f"stream {self.config.name} already started")
         self._supervisor = asyncio.get_running_loop().create_task(
@@ -189,25 +120,29 @@ class ReliableWebSocket:
             while self._state is not StreamState.OPEN:
                 if self._state is StreamState.CLOSED:
                     raise DisconnectedError("stream is closed", stream=self.config.name)
-                self._opened.clear()
-                await self._opened.wait()
+                self._state_changed.clear()
+                await self._state_changed.wait()
 
     async def close(self) -> list[Payload]:
         """Stop for good and return every message that was never sent or never acknowledged.
 
         Nothing is dropped silently: the caller gets the list (oldest first) and a warning is
-        logged when it is not empty.
+        logged when it is not empty. Every caller returns only once the stream's tasks have
+        ended; when several close at once, one of them gets the list and the others ``[]``.
+        ``on_connect`` and ``on_resync`` may call it too: the stream stops when the hook
+        returns. Cancelling a caller cancels only that caller; the stream still stops, and a
+        later ``close()`` returns what is left.
         """
         self._closing = True
-        if self._state is not StreamState.CLOSED:
-            self._set_state(StreamState.CLOSED)
-        task, self._supervisor = self._supervisor, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._set_state(StreamState.CLOSED)
+        task = self._supervisor
+        if task is not None and task is not asyncio.current_task() and not task.done():
+            if not task.cancelling():
+                task.cancel()
+            await asyncio.wait([task])  # unlike ``await task``, leaves a cancelled caller cancelled
         ws, self._ws = self._ws, None
         if ws is not None:
+            self._counters.disconnects[DisconnectCause.LOCAL_CLOSE.value] += 1
             await ws.close()
         undelivered = [item.payload for item in self._outbox.drain()]
         if undelivered:
@@ -232,7 +167,9 @@ class ReliableWebSocket:
 
         With ``ack_key`` the message is resent after a reconnect until :meth:`acknowledge` is
         called with that key. Raises :class:`OutboundQueueFullError` (REJECT_NEW policy, when
-        full) or :class:`StreamClosedError`.
+        full), :class:`StreamClosedError`, ``TypeError`` for a payload that is neither ``str``
+        (a text frame) nor ``bytes`` (a binary frame), and ``UnicodeEncodeError`` for text
+        that has no UTF-8 form (a lone surrogate).
         """
         self._put(Outgoing(payload, ack_key))
 
@@ -245,14 +182,15 @@ class ReliableWebSocket:
 
     def subscribe(self, key: str, message: Payload, *, unsubscribe: Payload | None = None) -> None:
         """Send ``message`` now and again after every reconnect, until :meth:`unsubscribe`."""
+        self._check_open_for_sending(message)
         self._subscriptions[key] = (message, unsubscribe)
-        if self._state is StreamState.OPEN:
+        if self._subscriptions_live:
             self._put(Outgoing(message, kind=MessageKind.SUBSCRIPTION))
 
     def unsubscribe(self, key: str) -> None:
         """Forget subscription ``key``; send its unsubscribe message if it has one."""
         entry = self._subscriptions.pop(key, None)
-        if entry is not None and entry[1] is not None and self._state is StreamState.OPEN:
+        if entry is not None and entry[1] is not None and self._subscriptions_live:
             self._put(Outgoing(entry[1], kind=MessageKind.SUBSCRIPTION))
 
     @property
@@ -260,57 +198,46 @@ class ReliableWebSocket:
         return list(self._subscriptions)
 
     def _put(self, item: Outgoing) -> None:
-        if self._closing or self._state is StreamState.CLOSED:
-            raise StreamClosedError("stream is closed; message not sent", stream=self.config.name)
+        self._check_open_for_sending(item.payload)
         dropped = self._outbox.put(item)
         if dropped is not None:
             _log.warning("stream %s outbox full: dropped the oldest message", self.config.name)
         self._wake.set()
 
+    def _check_open_for_sending(self, payload: Payload) -> None:
+        if self._closing:
+            raise StreamClosedError("stream is closed; message not sent", stream=self.config.name)
+        if not isinstance(payload, str | bytes):
+            kind = type(payload).__name__
+            raise TypeError(f"a message is str (text frame) or bytes (binary frame), got {kind}")
+        if isinstance(payload, str) and not payload.isascii():
+            # Text with a lone surrogate cannot be encoded: refused here, at the call, it
+            # would otherwise end the connection at every attempt to send it, for ever.
+            payload.encode()
+
     # -- statistics ---------------------------------------------------------------------------
 
     def stats(self) -> StreamStats:
-        rtt = self._ws.latency if self._ws is not None and self._ws.latency else self._last_pong_rtt
-        connected = self._connected_total
-        if self._open_since is not None:
-            connected += time.monotonic() - self._open_since
-        return StreamStats(
+        return self._counters.snapshot(
             name=self.config.name,
-            state=self._state.value,
-            connects=self._connects,
-            connect_failures=self._connect_failures,
-            reconnect_attempts=self._reconnect_attempts,
-            disconnects=dict(self._disconnects),
-            close_codes=dict(self._close_codes),
-            messages_in=self._messages_in,
-            bytes_in=self._bytes_in,
-            messages_out=self._messages_out,
-            bytes_out=self._bytes_out,
-            queue_depth=self._outbox.queued,
-            in_flight=self._outbox.in_flight,
-            dropped=self._outbox.dropped,
-            rejected=self._outbox.rejected,
-            resent=self._resent,
-            malformed=self._malformed,
-            handler_errors=self._handler_errors,
-            gaps=self._gaps,
-            last_pong_rtt=rtt,
-            connected_seconds=connected,
+            state=self._state,
+            outbox=self._outbox,
+            live_rtt=self._ws.latency if self._ws is not None else None,
         )
-
-    def _count_in(self, raw: Payload) -> None:
-        self._messages_in += 1
-        self._bytes_in += len(raw)
-        self._last_in = time.monotonic()
-        self._last_in_ns = self._clock.timestamp_ns()
-
-    def _count_out(self, payload: Payload) -> None:
-        self._messages_out += 1
-        self._bytes_out += len(payload)
 
     # -- the connection loop ------------------------------------------------------------------
 
     async def _supervise(self) -> None:
+        try:
+            await self._keep_connected()
+        except Exception as exc:  # noqa: BLE001 - the task boundary: nothing may end it unseen
+            _log.exception("stream %s: supervisor failed", self.config.name)
+            ws, self._ws = self._ws, None
+            if ws is not None:
+                await ws.close()
+            self._give_up(f"stopped by an unexpected error: {type(exc).__name__}: {exc}")
+
+    async def _keep_connected(self) -> None:
         # ``failed`` counts failed connects in a row (what an ORDERS stream gives up on);
         # ``streak`` drives the backoff and also grows when a connection dies before it was
         # stable, so a server that accepts and drops at once is not hammered.
@@ -319,7 +246,7 @@ class ReliableWebSocket:
         gap: tuple[int, str] | None = None  # (since_ns, cause) of the connection lost last
         while not self._closing:
             if streak:
-                self._reconnect_attempts += 1
+                self._counters.reconnect_attempts += 1
                 await self._sleep(self.config.backoff.delay(streak))
             try:
                 ws = await self._dial()
@@ -340,19 +267,13 @@ class ReliableWebSocket:
                 continue
             failed = 0
             opened_at = time.monotonic()
-            try:
-                cause = await self._run(ws)
-            except Exception as exc:  # noqa: BLE001 - the supervisor must outlive any bug below it
-                _log.exception("stream %s: connection task failed", self.config.name)
-                self._report(DisconnectedError("connection task failed", stream=self.config.name, error=repr(exc)))
-                await ws.close()
-                cause = DisconnectCause.CONNECTION_LOST
+            cause = await self._run(ws)
             self._ws = None
             streak = 1 if time.monotonic() - opened_at >= self.config.stable_after else streak + 1
-            gap = (self._last_in_ns, cause.value)
+            gap = (self._counters.last_in_ns, cause.value)
 
     async def _dial(self) -> ClientConnection:
-        self._set_state(StreamState.CONNECTING if self._connects == 0 else StreamState.RECONNECTING)
+        self._set_state(StreamState.RECONNECTING if self._was_open else StreamState.CONNECTING)
         cfg = self.config
         return await connect(
             cfg.url,
@@ -367,245 +288,101 @@ class ReliableWebSocket:
         )
 
     async def _open(self, ws: ClientConnection, gap: tuple[int, str] | None) -> bool:
-        """Handshake, resubscribe, resync; False (connection closed) when any step failed."""
-        self._connects += 1
-        session = Session(self, ws, self._connects)
+        """Handshake, resubscribe, resync; False (connection closed) when any step failed or a
+        hook closed the stream."""
+        counters = self._counters
+        counters.connects += 1
+        session = Session(ws, counters.connects, self._reporter)
         try:
             async with asyncio.timeout(self.config.open_timeout):
                 if self.hooks.on_connect is not None:
                     await self.hooks.on_connect(session)
                 self._outbox.discard_subscriptions()
+                self._subscriptions_live = True
                 for message, _ in list(self._subscriptions.values()):
                     await session.send(message)
                 if gap is not None:
-                    self._report_gap(gap)
+                    self._reporter.gap(*gap)
                 if self.hooks.on_resync is not None:
                     await self.hooks.on_resync()
         except Exception as exc:  # noqa: BLE001 - adapter hooks are a task boundary: count, retry
-            self._disconnects[DisconnectCause.HANDSHAKE_FAILED.value] += 1
+            self._subscriptions_live = False
+            if self._closing:
+                return False  # a hook closed the stream: not a failed connect
+            counters.disconnects[DisconnectCause.HANDSHAKE_FAILED.value] += 1
             self._connect_failed(f"connection set-up failed: {type(exc).__name__}: {exc}")
             await ws.close()
             return False
+        if self._closing:  # a hook closed the stream
+            self._subscriptions_live = False
+            return False
         if gap is not None:
-            self._report_resynced(gap)
+            self._reporter.resynced(gap[0])
         if self._breaker is not None:
-            self._breaker.record_success()
-        self._resent += self._outbox.requeue_in_flight()
-        self._open_since = time.monotonic()
-        self._last_in = self._open_since
-        self._last_in_ns = self._clock.timestamp_ns()
+            self._reporter.guarded("circuit breaker", self._breaker.record_success)
+        counters.resent += self._outbox.requeue_in_flight()
+        counters.opened(self._clock.timestamp_ns())
+        self._was_open = True
         self._set_state(StreamState.OPEN)
         return True
 
     async def _run(self, ws: ClientConnection) -> DisconnectCause:
-        """Read, write and watch one open connection until it ends; return why it ended."""
-        self._idle_hit = False
-        loop = asyncio.get_running_loop()
-        name = f"bot4.ws.{self.config.name}"
-        reader = loop.create_task(self._read(ws), name=f"{name}.read")
-        helpers = [loop.create_task(self._write(ws), name=f"{name}.write")]
-        if self.config.idle_timeout is not None:
-            helpers.append(loop.create_task(self._watch_idle(), name=f"{name}.idle"))
+        """Run one open connection until it ends; count and return why it ended."""
+        connection = OpenConnection(ws, self.config, self._outbox, self._wake, self._reporter)
         try:
-            await asyncio.wait([reader, *helpers], return_when=asyncio.FIRST_COMPLETED)
-            # Whoever ended first, close the connection (bounded by close_timeout) and let the
-            # reader drain what the library already buffered before it sees the close.
-            await ws.close()
-            await reader
+            cause, frame = await connection.run()
         finally:
-            for task in (reader, *helpers):
-                task.cancel()
-            await asyncio.gather(reader, *helpers, return_exceptions=True)
-            if self._open_since is not None:
-                self._connected_total += time.monotonic() - self._open_since
-                self._open_since = None
-            self._last_pong_rtt = ws.latency or self._last_pong_rtt
-        if not self._closing:
-            self._set_state(StreamState.RECONNECTING)
-        cause = self._cause(ws)
-        self._disconnects[cause.value] += 1
-        _log.warning("stream %s disconnected: %s", self.config.name, cause.value)
+            self._subscriptions_live = False
+            self._counters.closed(ws.latency)
+        self._set_state(StreamState.RECONNECTING)
+        self._reporter.disconnected(cause, frame, self.config.max_message_size)
         return cause
-
-    async def _read(self, ws: ClientConnection) -> None:
-        decode = self.hooks.decode
-        on_message = self.hooks.on_message
-        expect = self.config.payload
-        while True:
-            try:
-                raw = await ws.recv()
-            except ConnectionClosed:
-                return
-            self._count_in(raw)
-            if expect is PayloadKind.TEXT and isinstance(raw, bytes):
-                self._malformed_input("binary frame where text was expected", raw)
-                continue
-            if expect is PayloadKind.BINARY and isinstance(raw, str):
-                self._malformed_input("text frame where binary was expected", raw)
-                continue
-            if decode is None:
-                msg: Any = raw
-            else:
-                try:
-                    msg = decode(raw)
-                except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
-                    self._malformed_input(f"undecodable message: {exc}", raw)
-                    continue
-            try:
-                on_message(msg)
-            except Exception as exc:  # noqa: BLE001 - the task boundary: count, report, go on
-                self._handler_errors += 1
-                _log.exception("stream %s: on_message raised", self.config.name)
-                self._report(
-                    InvalidDataError(
-                        "message handler raised",
-                        stream=self.config.name,
-                        error=f"{type(exc).__name__}: {exc}",
-                        payload=_preview(raw),
-                    )
-                )
-
-    async def _write(self, ws: ClientConnection) -> None:
-        outbox = self._outbox
-        window = self.config.max_in_flight
-        while True:
-            item = outbox.peek()
-            if item is None or (window and item.ack_key is not None and outbox.in_flight >= window):
-                # Nothing to send, or the send window is full: wait for a send() or an ack.
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            try:
-                await ws.send(item.payload)
-            except ConnectionClosed:
-                # The frame may or may not have left. A keyed message counts as in flight, so
-                # the protocol's acknowledgement (or resume handshake) decides whether it goes
-                # again; an unkeyed one stays at the head and is sent again after the reconnect.
-                if item.ack_key is not None:
-                    outbox.mark_written(item)
-                return
-            outbox.mark_written(item)
-            self._count_out(item.payload)
-
-    async def _watch_idle(self) -> None:
-        idle = self.config.idle_timeout or 0.0
-        while True:
-            remaining = self._last_in + idle - time.monotonic()
-            if remaining <= 0:
-                self._idle_hit = True
-                _log.warning("stream %s idle for %.3f s: reconnecting", self.config.name, idle)
-                return
-            await asyncio.sleep(remaining)
 
     # -- outcomes -----------------------------------------------------------------------------
 
-    def _cause(self, ws: ClientConnection) -> DisconnectCause:
-        if self._closing:
-            return DisconnectCause.LOCAL_CLOSE
-        if self._idle_hit:
-            return DisconnectCause.IDLE_TIMEOUT
-        sent, rcvd = ws.protocol.close_sent, ws.protocol.close_rcvd
-        if sent is not None and (rcvd is None or not ws.protocol.close_rcvd_then_sent):
-            # We closed first: the library failed the connection for a reason of its own.
-            if sent.code == CloseCode.INTERNAL_ERROR and "keepalive" in sent.reason:
-                return DisconnectCause.PONG_TIMEOUT
-            if sent.code == CloseCode.MESSAGE_TOO_BIG:
-                self._report(
-                    InvalidDataError(
-                        "message larger than max_message_size; connection dropped",
-                        stream=self.config.name,
-                        max_message_size=self.config.max_message_size,
-                    )
-                )
-                return DisconnectCause.OVERSIZE
-            if sent.code in (CloseCode.INVALID_DATA, CloseCode.PROTOCOL_ERROR):
-                self._malformed += 1
-                self._report(
-                    InvalidDataError(
-                        "malformed frame; connection dropped",
-                        stream=self.config.name,
-                        close_code=int(sent.code),
-                        reason=sent.reason,
-                    )
-                )
-                return DisconnectCause.MALFORMED_FRAME
-        if rcvd is not None:
-            self._close_codes[int(rcvd.code)] += 1
-            return DisconnectCause.REMOTE_CLOSE
-        return DisconnectCause.CONNECTION_LOST
-
     def _connect_failed(self, reason: str) -> None:
-        self._connect_failures += 1
+        self._counters.connect_failures += 1
         _log.warning("stream %s: %s", self.config.name, reason)
         if self._breaker is not None:
-            self._breaker.record_failure(reason)
-        self._report(DisconnectedError(reason, stream=self.config.name, url=self.config.url))
+            self._reporter.guarded("circuit breaker", self._breaker.record_failure, reason)
+        self._reporter.report(
+            DisconnectedError(reason, stream=self.config.name, url=self.config.url)
+        )
 
     def _gave_up(self, failures: int) -> bool:
+        """Whether the loop must end: closed meanwhile, or an ORDERS stream out of attempts."""
+        if self._closing:
+            return True
         if self.config.profile is not StreamProfile.ORDERS or failures < self.config.max_attempts:
             return False
-        reason = f"gave up after {failures} failed connects"
+        self._give_up(f"gave up after {failures} failed connects")
+        return True
+
+    def _give_up(self, reason: str) -> None:
+        """Stop for good without an owner's close(): tell the owner what was never delivered."""
+        if self._closing:
+            return
         undelivered = tuple(item.payload for item in self._outbox.drain())
         self._closing = True
         self._set_state(StreamState.CLOSED)
         if self._breaker is not None:
-            self._breaker.trip(f"stream {self.config.name} {reason}")
-        _log.error("stream %s %s; %d messages undelivered", self.config.name, reason, len(undelivered))
-        self._report(
+            trip = self._breaker.trip
+            self._reporter.guarded("circuit breaker", trip, f"stream {self.config.name} {reason}")
+        _log.error(
+            "stream %s %s; %d messages undelivered", self.config.name, reason, len(undelivered)
+        )
+        self._reporter.report(
             StreamGaveUpError(
-                f"stream {reason}", undelivered=undelivered, stream=self.config.name, url=self.config.url
-            )
-        )
-        return True
-
-    def _malformed_input(self, reason: str, raw: Payload) -> None:
-        self._malformed += 1
-        self._report(InvalidDataError(reason, stream=self.config.name, size=len(raw), payload=_preview(raw)))
-
-    def _report(self, error: Bot4Error) -> None:
-        if self.hooks.on_error is None:
-            return
-        try:
-            self.hooks.on_error(error)
-        except Exception:  # noqa: BLE001 - a broken error handler must not take the stream down
-            self._handler_errors += 1
-            _log.exception("stream %s: on_error raised", self.config.name)
-
-    def _report_gap(self, gap: tuple[int, str]) -> None:
-        self._gaps += 1
-        if self.hooks.on_event is None:
-            return
-        now = self._clock.timestamp_ns()
-        self.hooks.on_event(
-            StreamGap(
-                venue=self._venue,
+                f"stream {reason}",
+                undelivered=undelivered,
                 stream=self.config.name,
-                since_ns=gap[0],
-                until_ns=now,
-                cause=gap[1],
-                ts_event=now,
-                ts_init=now,
-            )
-        )
-
-    def _report_resynced(self, gap: tuple[int, str]) -> None:
-        if self.hooks.on_event is None:
-            return
-        now = self._clock.timestamp_ns()
-        self.hooks.on_event(
-            StreamResynced(
-                venue=self._venue, stream=self.config.name, gap_ns=now - gap[0], ts_event=now, ts_init=now
+                url=self.config.url,
             )
         )
 
     def _set_state(self, state: StreamState) -> None:
-        if state is self._state:
-            return
+        if state is self._state or self._state is StreamState.CLOSED:
+            return  # CLOSED is final
         _log.info("stream %s %s -> %s", self.config.name, self._state.value, state.value)
         self._state = state
-        self._opened.set()
-
-
-def _preview(raw: Payload) -> str:
-    text = raw if isinstance(raw, str) else repr(raw[:_PREVIEW])
-    return text[:_PREVIEW]
+        self._state_changed.set()

@@ -58,8 +58,9 @@ class DisconnectCause(Enum):
     IDLE_TIMEOUT = "idle_timeout"  # no message for idle_timeout: a stalled stream
     OVERSIZE = "oversize"  # a message above max_message_size
     MALFORMED_FRAME = "malformed_frame"  # invalid UTF-8 in a text frame, or a protocol violation
-    HANDSHAKE_FAILED = "handshake_failed"  # the adapter's on_connect hook failed (auth, resume)
+    HANDSHAKE_FAILED = "handshake_failed"  # on_connect or on_resync failed (auth, resume, snapshot)
     LOCAL_CLOSE = "local_close"  # close() by the owner
+    INTERNAL_ERROR = "internal_error"  # a bug in the stream's own tasks (logged and reported)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import socket
 import time
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -15,7 +13,6 @@ import pytest
 from bot4.core.bus import MessageBus
 from bot4.core.clock import TestClock
 from bot4.core.errors import (
-    Bot4Error,
     InvalidDataError,
     OutboundQueueFullError,
     StreamClosedError,
@@ -27,66 +24,10 @@ from bot4.net.backoff import Backoff
 from bot4.net.breaker import BreakerConfig, CircuitBreaker
 from bot4.net.outbox import OverflowPolicy
 from bot4.net.ws import ReliableWebSocket, Session, StreamHooks
-from bot4.net.ws_config import StreamConfig, StreamProfile, StreamState
+from bot4.net.ws_config import StreamProfile, StreamState
 from bot4.testkit.faultserver import DropMode, Faults, FaultServer, MalformedKind
 
-FAST = Backoff(initial=0.005, multiplier=2.0, max_delay=0.05)
-
-
-def run(coro: Coroutine[Any, Any, None], timeout: float = 60.0) -> None:
-    async def bounded() -> None:
-        async with asyncio.timeout(timeout):
-            await coro
-
-    asyncio.run(bounded())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def config(url: str, **overrides: Any) -> StreamConfig:
-    values: dict[str, Any] = {
-        "url": url,
-        "name": "test",
-        "backoff": FAST,
-        "ping_interval": 5.0,
-        "pong_timeout": 5.0,
-        "idle_timeout": None,
-        "open_timeout": 2.0,
-        "close_timeout": 0.5,
-    }
-    values.update(overrides)
-    return StreamConfig(**values)
-
-
-class Recorder:
-    """Collects what the stream hands to its hooks."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-        self.errors: list[Bot4Error] = []
-        self.events: list[StreamGap | StreamResynced] = []
-
-    def hooks(self, **extra: Any) -> StreamHooks:
-        return StreamHooks(
-            on_message=extra.pop("on_message", self.messages.append),
-            on_error=self.errors.append,
-            on_event=self.events.append,
-            **extra,
-        )
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> float:
-    """Wait until ``check()`` holds; return how long it took."""
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.002)
-    return time.monotonic() - start
+from .support import FAST, Recorder, config, eventually, free_port, run
 
 
 def seq_of(data: str | bytes) -> int:
@@ -172,14 +113,20 @@ def test_unacknowledged_messages_are_resent_first_after_reconnect() -> None:
 def test_missing_pong_reconnects_within_ping_interval_plus_pong_timeout() -> None:
     async def main() -> None:
         async with FaultServer(faults=Faults(answer_pings=False)) as server:
-            cfg = config(server.url, ping_interval=0.05, pong_timeout=0.1)
+            cfg = config(server.url, ping_interval=0.05, pong_timeout=0.1, open_timeout=1.0)
             stream = ReliableWebSocket(cfg, Recorder().hooks())
+            started = time.monotonic()
             await stream.start()
-            await server.wait_for_connections(1)
-            took = await eventually(lambda: server.connections_total >= 2, 5, "reconnect")
-            bound = cfg.ping_interval + cfg.pong_timeout + cfg.close_timeout + FAST.ceiling(1) + 0.3
-            assert took <= bound
-            assert stream.stats().disconnects.get("pong_timeout", 0) >= 1
+            await eventually(lambda: "pong_timeout" in stream.stats().disconnects, 5, "pong timeout")
+            detected = time.monotonic() - started
+            await server.wait_for_connections(2)
+            reconnected = time.monotonic() - started
+            # Measured from before start(): a dial (at most open_timeout), the first ping after
+            # ping_interval, its pong awaited for pong_timeout, then the closing handshake (at
+            # most close_timeout); the reconnect adds one backoff wait and one more dial.
+            detect_bound = cfg.open_timeout + cfg.ping_interval + cfg.pong_timeout + cfg.close_timeout
+            assert cfg.ping_interval + cfg.pong_timeout <= detected <= detect_bound
+            assert reconnected <= detect_bound + FAST.ceiling(1) + cfg.open_timeout
             assert server.pings_ignored >= 1
             await stream.close()
 
@@ -189,8 +136,9 @@ def test_missing_pong_reconnects_within_ping_interval_plus_pong_timeout() -> Non
 def test_answered_pings_keep_a_quiet_stream_open_and_measure_rtt() -> None:
     async def main() -> None:
         async with FaultServer() as server:
+            # A pong_timeout far above loopback round trips: only a bug can miss it.
             stream = ReliableWebSocket(
-                config(server.url, ping_interval=0.03, pong_timeout=0.2), Recorder().hooks()
+                config(server.url, ping_interval=0.03, pong_timeout=2.0), Recorder().hooks()
             )
             await stream.start()
             await stream.wait_open(2)
@@ -207,13 +155,23 @@ def test_idle_stream_is_reconnected_within_idle_timeout() -> None:
     async def main() -> None:
         async with FaultServer(faults=Faults(stall=True)) as server:
             # Pings are still answered: only the idle detector can see this stall.
-            cfg = config(server.url, ping_interval=0.02, pong_timeout=1.0, idle_timeout=0.2)
-            stream = ReliableWebSocket(cfg, Recorder().hooks())
-            await stream.start()
-            await stream.wait_open(2)
-            took = await eventually(lambda: server.connections_total >= 2, 5, "reconnect")
+            cfg = config(
+                server.url, ping_interval=0.02, pong_timeout=1.0, idle_timeout=0.2, open_timeout=1.0
+            )
             assert cfg.idle_timeout is not None
-            assert cfg.idle_timeout * 0.9 <= took <= cfg.idle_timeout + cfg.close_timeout + 0.3
+            stream = ReliableWebSocket(cfg, Recorder().hooks())
+            started = time.monotonic()
+            await stream.start()
+            await eventually(lambda: "idle_timeout" in stream.stats().disconnects, 5, "idle stall")
+            detected = time.monotonic() - started
+            await server.wait_for_connections(2)
+            reconnected = time.monotonic() - started
+            # Measured from before start(): the idle clock starts once the stream is open (after
+            # a dial of at most open_timeout), then the closing handshake takes at most
+            # close_timeout; the reconnect adds one backoff wait and one more dial.
+            detect_bound = cfg.open_timeout + cfg.idle_timeout + cfg.close_timeout
+            assert cfg.idle_timeout <= detected <= detect_bound
+            assert reconnected <= detect_bound + FAST.ceiling(1) + cfg.open_timeout
             assert stream.stats().disconnects == {"idle_timeout": 1}
             await stream.close()
 
@@ -223,14 +181,19 @@ def test_idle_stream_is_reconnected_within_idle_timeout() -> None:
 def test_messages_keep_an_idle_watched_stream_open() -> None:
     async def main() -> None:
         async with FaultServer() as server:
-            stream = ReliableWebSocket(config(server.url, idle_timeout=0.15), Recorder().hooks())
+            cfg = config(server.url, idle_timeout=0.25)
+            assert cfg.idle_timeout is not None
+            stream = ReliableWebSocket(cfg, Recorder().hooks())
             await stream.start()
             await stream.wait_open(2)
-            for _ in range(8):
+            started = time.monotonic()
+            for _ in range(9):  # one every 0.05 s, a fifth of idle_timeout
                 await server.broadcast('{"tick": 1}')
                 await asyncio.sleep(0.05)
+            # Long enough that, without the messages, the watchdog would have fired.
+            assert time.monotonic() - started > cfg.idle_timeout
             assert server.connections_total == 1
-            assert stream.stats().messages_in == 8
+            assert stream.stats().messages_in == 9
             await stream.close()
 
     run(main())
@@ -387,8 +350,15 @@ def test_reconnect_replays_subscriptions_then_resyncs_then_flushes_queue() -> No
             async def on_resync() -> None:
                 order.append("resync")
 
+            backoff_gate = asyncio.Event()
+
+            async def held_backoff(delay: float) -> None:
+                await backoff_gate.wait()  # keeps the stream down until the test has sent
+
             stream = ReliableWebSocket(
-                config(server.url), recorder.hooks(on_connect=on_connect, on_resync=on_resync)
+                config(server.url),
+                recorder.hooks(on_connect=on_connect, on_resync=on_resync),
+                sleep=held_backoff,
             )
             await stream.start()
             await stream.wait_open(2)
@@ -396,8 +366,9 @@ def test_reconnect_replays_subscriptions_then_resyncs_then_flushes_queue() -> No
             stream.subscribe("depth", "sub:depth")
             await server.wait_for_received(3)
             await server.drop_all()
-            await eventually(lambda: stream.state is not StreamState.OPEN, 2, "drop seen")
+            await eventually(lambda: stream.state is StreamState.RECONNECTING, 2, "drop seen")
             stream.send("queued-while-down")
+            backoff_gate.set()
             await server.wait_for_received(7)
             second = [r.data for r in server.received if r.session == 2]
             assert second == ["auth", "sub:trades", "sub:depth", "queued-while-down"]

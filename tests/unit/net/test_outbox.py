@@ -12,8 +12,9 @@ from bot4.net.outbox import MessageKind, Outbox, Outgoing, OverflowPolicy
 
 def write_all(box: Outbox) -> list[str | bytes]:
     sent = []
-    while (item := box.peek()) is not None:
-        box.mark_written(item)
+    while box.peek() is not None:
+        item = box.take()
+        box.written(item)
         sent.append(item.payload)
     return sent
 
@@ -39,7 +40,7 @@ def test_outbox_full_under_reject_policy_raises_and_counts() -> None:
 def test_outbox_full_under_drop_policy_drops_oldest_in_flight_first() -> None:
     box = Outbox(2, OverflowPolicy.DROP_OLDEST)
     box.put(Outgoing("a", ack_key=1))
-    box.mark_written(box.peek())  # type: ignore[arg-type]
+    box.written(box.take())
     box.put(Outgoing("b"))
     dropped = box.put(Outgoing("c"))
     assert dropped is not None and dropped.payload == "a"
@@ -102,8 +103,53 @@ def test_drain_returns_in_flight_then_unsent() -> None:
     assert len(box) == 0
 
 
+def test_message_being_written_is_never_dropped_to_make_room() -> None:
+    box = Outbox(2, OverflowPolicy.DROP_OLDEST)
+    box.put(Outgoing("a"))
+    writing = box.take()  # the send is waiting on a full socket
+    box.put(Outgoing("b"))
+    box.put(Outgoing("c"))
+    dropped = box.put(Outgoing("d"))
+    assert dropped is not None and dropped.payload == "b"
+    box.written(writing)
+    assert box.dropped == 1 and write_all(box) == ["c", "d"]
+
+
+def test_acknowledgement_that_overtakes_the_write_is_not_lost() -> None:
+    box = Outbox(10, OverflowPolicy.REJECT_NEW)
+    box.put(Outgoing("a", ack_key=1))
+    box.put(Outgoing("b", ack_key=2))
+    box.written(box.take())
+    writing = box.take()
+    assert box.acknowledge(2, cumulative=True) == 2
+    box.written(writing)
+    assert box.in_flight == 0 and len(box) == 0
+
+
+def test_unwritten_message_goes_back_to_the_head() -> None:
+    box = Outbox(10, OverflowPolicy.REJECT_NEW)
+    box.put(Outgoing("a", ack_key=1))
+    box.put(Outgoing("b"))
+    box.unwritten(box.take())
+    with pytest.raises(ValueError, match="already waiting"):
+        box.put(Outgoing("again", ack_key=1))
+    assert write_all(box) == ["a", "b"]
+
+
+def test_drain_returns_the_message_being_written_and_ignores_its_late_settlement() -> None:
+    box = Outbox(10, OverflowPolicy.REJECT_NEW)
+    box.put(Outgoing("a", ack_key=1))
+    box.put(Outgoing("b"))
+    box.put(Outgoing("c"))
+    box.written(box.take())
+    writing = box.take()
+    assert [i.payload for i in box.drain()] == ["a", "b", "c"]
+    box.unwritten(writing)
+    assert len(box) == 0 and box.peek() is None
+
+
 @given(
-    st.lists(st.sampled_from(["put", "write", "ack", "requeue"]), max_size=200),
+    st.lists(st.sampled_from(["put", "take", "write", "fail", "ack", "requeue"]), max_size=200),
     st.integers(1, 8),
     st.sampled_from(list(OverflowPolicy)),
 )
@@ -111,6 +157,7 @@ def test_outbox_never_exceeds_capacity_and_keeps_order(ops: list[str], capacity:
     box = Outbox(capacity, policy)
     n = 0
     written: list[int] = []
+    writing: Outgoing | None = None
     for op in ops:
         if op == "put":
             n += 1
@@ -118,13 +165,20 @@ def test_outbox_never_exceeds_capacity_and_keeps_order(ops: list[str], capacity:
                 box.put(Outgoing(str(n), ack_key=n))
             except OutboundQueueFullError:
                 pass
-        elif op == "write" and (item := box.peek()) is not None:
-            box.mark_written(item)
-            written.append(int(item.payload))
+        elif op == "take" and writing is None and box.peek() is not None:
+            writing = box.take()
+        elif op == "write" and writing is not None:
+            box.written(writing)
+            written.append(int(writing.payload))
+            writing = None
+        elif op == "fail" and writing is not None:
+            box.unwritten(writing)
+            writing = None
         elif op == "ack" and written:
             box.acknowledge(written[0], cumulative=True)
-        elif op == "requeue":
+        elif op == "requeue" and writing is None:  # the writer is stopped during a reconnect
             box.requeue_in_flight()
-        assert len(box) <= capacity
+        # A send that did not complete puts its message back even into a full outbox.
+        assert len(box) <= capacity + 1
     remaining = [int(i.payload) for i in box.drain()]
     assert remaining == sorted(remaining)

@@ -327,6 +327,32 @@ def test_limiter_counts_time_queued_behind_others_against_max_wait() -> None:
     asyncio.run(main())
 
 
+def test_max_wait_bounds_a_call_made_as_the_queue_is_handed_to_the_next_waiter() -> None:
+    window, max_wait = 0.3, 0.03
+    limiter = RateLimiter(BINANCE, [RateLimit(name="W", limit=1, window=window)])
+
+    async def main() -> None:
+        await limiter.acquire({"W": 1})
+
+        async def two_requests() -> float:
+            await limiter.acquire({"W": 1})  # waits a window for the unit, heading the queue
+            # Right as that call hands the queue over (same step: nobody else has run yet),
+            # the next request comes; a whole window is queued ahead of it.
+            started = time.monotonic()
+            with pytest.raises(RateLimitedError):
+                await limiter.acquire({"W": 0}, max_wait=max_wait)
+            return time.monotonic() - started
+
+        first = asyncio.create_task(two_requests())
+        await asyncio.sleep(0)
+        behind = asyncio.create_task(limiter.acquire({"W": 1}))  # will wait another window
+        took = await first
+        assert took < window / 2, f"waited {took:.3f} s with max_wait={max_wait}"
+        await behind
+
+    asyncio.run(main())
+
+
 # -- pause (429 Retry-After) ----------------------------------------------------------------
 
 
