@@ -81,7 +81,14 @@ class JobStatus(Enum):
 
 @dataclass(frozen=True, kw_only=True)
 class LiquidationConfig:
-    """How aggressive an unwind is. ``max_slice`` is in base units (decimal string)."""
+    """How aggressive an unwind is, and what starts one.
+
+    ``max_slice`` is in base units (decimal string). ``trigger_states``: trading states of the
+    risk engine that unwind every registered pair. ``margin_floor``: equity divided by gross
+    exposure (both in the registered pairs' quote currency) below which every registered pair
+    is unwound, checked on each account and position change; e.g. ``Decimal("0.2")`` for a 5x
+    leveraged book that must not go beyond it.
+    """
 
     band_bps: Decimal = Decimal(50)
     participation: Decimal = Decimal("0.5")
@@ -90,6 +97,7 @@ class LiquidationConfig:
     max_idle_slices: int = 10
     backoff: Backoff = field(default_factory=lambda: Backoff(initial=1.0, max_delay=30.0, jitter=False))
     trigger_states: frozenset[TradingState] = frozenset()
+    margin_floor: Decimal | None = None
     strategy_id: str = "LIQUIDATOR"
 
 
@@ -183,6 +191,9 @@ class Liquidator:
         bus.subscribe(f"events.order.{self._strategy_id}", self._on_order_event)
         if config.trigger_states:
             bus.subscribe(RISK_TOPIC, self._on_risk_state)
+        if config.margin_floor is not None:
+            bus.subscribe("events.position", self._check_margin)
+            bus.subscribe("events.account", self._check_margin)
 
     # -- starting ---------------------------------------------------------------------------
 
@@ -227,6 +238,25 @@ class Liquidator:
         if event.state in self.config.trigger_states:
             for pair in self._pairs:
                 self.liquidate(pair, f"trading state {event.state.value}: {event.reason}")
+
+    def margin_ratio(self) -> Decimal | None:
+        """Equity over gross exposure in the registered pairs' quote currency (None if unknown)."""
+        if not self._pairs:
+            return None
+        currency = self._pairs[0][0].quote_currency
+        exposure = self._portfolio.gross_exposure_raw(currency)
+        equity = self._portfolio.equity_raw(currency)
+        if exposure <= 0 or equity is None:
+            return None
+        return Decimal(equity) / Decimal(exposure)
+
+    def _check_margin(self, _event: object) -> None:
+        floor = self.config.margin_floor
+        ratio = self.margin_ratio()
+        if floor is None or ratio is None or ratio >= floor:
+            return
+        for pair in self._pairs:
+            self.liquidate(pair, f"margin ratio {ratio:.4f} below the floor {floor}")
 
     # -- slices -----------------------------------------------------------------------------
 

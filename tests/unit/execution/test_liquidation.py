@@ -69,7 +69,9 @@ class FlakyVenue:
 
 
 class World:
-    def __init__(self, *, band_bps: str = "30", max_slice: str | None = "0.6", trigger: bool = False) -> None:
+    def __init__(
+        self, *, band_bps: str = "30", max_slice: str | None = "0.6", trigger: bool = False, margin_floor: str | None = None
+    ) -> None:
         self.bus = MessageBus()
         self.clock = TestClock(START)
         self.portfolio = Portfolio(self.bus)
@@ -105,6 +107,7 @@ class World:
             LiquidationConfig(
                 band_bps=Decimal(band_bps), max_slice=max_slice, interval_ns=SECOND, max_idle_slices=5,
                 trigger_states=frozenset({TradingState.HALTED}) if trigger else frozenset(),
+                margin_floor=None if margin_floor is None else Decimal(margin_floor),
             ),
             router=self.router, clock=self.clock, bus=self.bus, execution=self.execution, portfolio=self.portfolio,
             trader_id=TraderId("T-001"), breakers=self.breakers,
@@ -233,3 +236,24 @@ def test_risk_halt_starts_an_unwind_when_configured() -> None:
     reports = w.liquidator.reports()
     assert len(reports) == 1 and "kill switch" in reports[0].reason
     assert reports[0].status is JobStatus.COMPLETED and w.position() == 0
+
+
+def test_margin_ratio_below_the_floor_starts_an_unwind() -> None:
+    # 30,000,000 USDT of equity over three venues; 0.3 BTC (~18,000 USDT) of exposure gives a
+    # ratio near 1,667: a floor of 2,000 is breached by the buy, a floor of 1,000 is not.
+    calm = World(margin_floor="1000")
+    calm.liquidator.register(calm.instruments)
+    calm.buy("BRAVO", "0.3")
+    calm.step()
+    ratio = calm.liquidator.margin_ratio()
+    assert ratio is not None and Decimal(1000) < ratio < Decimal(2000)
+    assert calm.liquidator.reports() == []
+
+    w = World(margin_floor="2000")
+    w.liquidator.register(w.instruments)
+    w.buy("BRAVO", "0.3")
+    for _ in range(10):
+        w.step()
+    (report,) = w.liquidator.reports()
+    assert "margin ratio" in report.reason and "below the floor 2000" in report.reason
+    assert report.status is JobStatus.COMPLETED and w.position() == 0
