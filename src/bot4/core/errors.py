@@ -15,6 +15,7 @@
     │       └── StreamClosedError the stream was closed by its owner
     ├── RejectedError             a reason, not a crash: report it and go on
     │   ├── VenueRejectedError
+    │   ├── VenueAuthError        the venue refused our credentials: key, signature, permissions
     │   ├── VenueBannedError      the venue banned us (HTTP 418) until ``retry_after``
     │   └── NoRouteError          no venue can take the order; says why each was left out
     ├── InvalidInputError         fix the input: data, order, config
@@ -65,6 +66,7 @@ __all__ = [
     "TransientError",
     "UnknownInstrumentError",
     "UnknownVenueError",
+    "VenueAuthError",
     "VenueBannedError",
     "VenueRejectedError",
     "VenueTimeoutError",
@@ -140,6 +142,10 @@ class RejectedError(Bot4Error):
 
 class VenueRejectedError(RejectedError):
     """The venue rejected a request, with its own reason text and code."""
+
+
+class VenueAuthError(RejectedError):
+    """The venue refused our credentials (bad key, signature or permissions); retrying cannot help."""
 
 
 class NoRouteError(RejectedError):
