@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+# ccxt is a dev dependency: a missing install is a failure here, never a skip.
+import ccxt.async_support as ccxt
+import ccxt.pro as ccxtpro
 import pytest
 
 from bot4.testkit import book_snapshot
 from bot4.venues.sim.binance_server import BinanceServer, RateLimitConfig
 
 from .support import KEY, SECRET, instrument, run, sample_events, server
-
-ccxt = pytest.importorskip("ccxt.async_support")
-ccxtpro = pytest.importorskip("ccxt.pro")
 
 INST = instrument()
 OPTIONS = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False}
