@@ -17,7 +17,12 @@ from bot4.model.orders import Order
 from bot4.portfolio.portfolio import Portfolio
 from bot4.testkit import book_snapshot, btcusdt, strategy_id
 from bot4.venues.ccxt import CcxtConfig, CcxtExecutionClient
-from bot4.venues.sim.binance_server import AccountSpec, ApiKeySpec, BinanceServer, BinanceServerConfig
+from bot4.venues.sim.binance_server import (
+    AccountSpec,
+    ApiKeySpec,
+    BinanceServer,
+    BinanceServerConfig,
+)
 
 KEY, SECRET = "ccxtKey01", "ccxtSecret01"
 INST = btcusdt("BINANCE")
