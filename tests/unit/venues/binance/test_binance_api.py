@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 import bot4.venues.binance as binance
-from bot4.venues.binance import book, config, credentials, errors, parsing, schemas, signing
+from bot4.venues.binance import (
+    book,
+    config,
+    credentials,
+    data,
+    errors,
+    execution,
+    http,
+    parsing,
+    schemas,
+    signing,
+    ws,
+)
 
 
 def test_package_exports_are_pinned():
@@ -13,21 +25,36 @@ def test_package_exports_are_pinned():
             "TESTNET_REST_URL",
             "TESTNET_WS_URL",
             "BinanceConfig",
+            "BinanceDataClient",
+            "BinanceExecutionClient",
+            "BinanceHttpClient",
+            "BinanceRateLimits",
             "BookSync",
             "ClockSkewError",
             "Credentials",
+            "DataClientStats",
+            "DurabilityGate",
+            "EndpointFamily",
+            "ExecutionClientStats",
+            "ExecutionHooks",
+            "ExecutionSettings",
+            "HttpSettings",
             "InvalidListenKeyError",
             "InvalidRequestError",
             "ParseProblem",
             "ParseStats",
             "Parser",
             "ProblemReason",
+            "ResponseType",
+            "StreamTiming",
             "SyncAction",
             "SyncResult",
             "SyncState",
             "SyncStats",
             "UserData",
+            "UserDataStream",
             "UserStreamEnded",
+            "UserStreamHooks",
             "decode",
             "instruments_from_exchange_info",
             "map_error",
@@ -45,6 +72,7 @@ def test_package_exports_are_pinned():
 
 
 def test_every_module_lists_only_what_it_defines():
-    for module in (book, config, credentials, errors, parsing, schemas, signing):
+    modules = (book, config, credentials, data, errors, execution, http, parsing, schemas, signing, ws)
+    for module in modules:
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
