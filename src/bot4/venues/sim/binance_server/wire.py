@@ -49,6 +49,7 @@ Json = dict[str, Any]
 Level = tuple[int, int]
 
 _DEFAULT_DECIMALS = 8
+COMMISSION_DECIMALS = 8  # Binance sends commissions with 8 decimals, whatever the symbol
 ORDER_TYPES = [t.value for t in OrderType]
 
 
@@ -212,7 +213,7 @@ def _fill(instrument: Instrument, fill: FillRecord) -> Json:
     return {
         "price": fmt(fill.price_raw, px),
         "qty": fmt(fill.qty_raw, qty),
-        "commission": fmt(fill.commission_raw, px),
+        "commission": fmt(fill.commission_raw, COMMISSION_DECIMALS),
         "commissionAsset": fill.commission_asset,
         "tradeId": fill.trade_id,
     }
@@ -246,7 +247,7 @@ def my_trade(instrument: Instrument, fill: FillRecord) -> Json:
         "price": fmt(fill.price_raw, px),
         "qty": fmt(fill.qty_raw, qty),
         "quoteQty": fmt(fill.quote_raw, px),
-        "commission": fmt(fill.commission_raw, px),
+        "commission": fmt(fill.commission_raw, COMMISSION_DECIMALS),
         "commissionAsset": fill.commission_asset,
         "time": fill.time_ms,
         "isBuyer": fill.side is OrderSide.BUY,
@@ -343,7 +344,7 @@ def execution_report(
         "l": fmt(fill.qty_raw if fill else 0, qty),
         "z": fmt(rec.executed_raw, qty),
         "L": fmt(fill.price_raw if fill else 0, px),
-        "n": fmt(fill.commission_raw, px) if fill else "0",
+        "n": fmt(fill.commission_raw, COMMISSION_DECIMALS) if fill else "0",
         "N": fill.commission_asset if fill else None,
         "T": fill.time_ms if fill else event_ms,
         "t": fill.trade_id if fill else -1,
