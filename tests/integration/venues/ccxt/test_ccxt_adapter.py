@@ -157,3 +157,42 @@ def test_ccxt_client_report_reconciles_an_order_filled_while_we_were_not_looking
                 await world.client.close()
 
     run(body)
+
+
+def test_ccxt_data_client_streams_trades_and_books_from_the_local_exchange() -> None:
+    import ccxt.pro as ccxtpro
+
+    from bot4.backtest.loaders import load_path
+    from bot4.backtest.runner import sample_data_dir
+    from bot4.model.data import BookSnapshot, TradeTick
+    from bot4.venues.ccxt import CcxtDataClient
+    from bot4.venues.ccxt.parsing import instrument_from_market
+
+    events = list(load_path(sample_data_dir() / "btcusdt_20240808.jsonl.gz", INST).events)[:3000]
+
+    async def body() -> None:
+        async with BinanceServer([INST], events, config=server_config()) as server:
+            options = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False}
+            exchange = ccxtpro.binance({"enableRateLimit": False, "options": options})
+            exchange.urls["api"]["public"] = exchange.urls["api"]["private"] = f"{server.rest_url}/api/v3"
+            exchange.urls["api"]["ws"]["spot"] = f"{server.ws_url}/ws"
+            got: list[Any] = []
+            client = CcxtDataClient(exchange, "BINANCE", LiveClock(), got.append)
+            try:
+                markets = await exchange.load_markets()
+                inst = instrument_from_market(markets["BTC/USDT"], "BINANCE", exchange.precisionMode)
+                client.subscribe(inst, "BTC/USDT")
+                await asyncio.sleep(0.3)  # both watches subscribed before the replay starts
+                server.start_replay()
+                await until(lambda: server.replay.done.is_set(), timeout=20)
+                await until(lambda: any(isinstance(e, TradeTick) for e in got) and any(isinstance(e, BookSnapshot) for e in got))
+                trades = [e for e in got if isinstance(e, TradeTick)]
+                assert len({t.trade_id for t in trades}) == len(trades)  # each trade once
+                book = [e for e in got if isinstance(e, BookSnapshot)][-1]
+                assert book.bids and book.asks and book.bids[0].price < book.asks[0].price
+                assert client.errors == 0
+            finally:
+                await client.close()
+                await exchange.close()
+
+    run(body, timeout=60)
