@@ -46,6 +46,8 @@ class BinanceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     - ``recv_window_ms``: how long after its ``timestamp`` a signed request stays valid
       (1..60000 ms; Binance's default is 5000).
     - ``depth_speed_ms``: diff-depth stream speed, 100 or 1000 ms.
+    - ``trade_stream``: ``"trade"`` (every trade) or ``"aggTrade"`` (trades aggregated per taker
+      order and price: fewer messages on busy symbols).
     - ``depth_snapshot_limit``: levels per side asked for in the REST depth snapshot.
     - ``max_buffered_diffs``: diffs kept per symbol while waiting for a snapshot.
     - ``listen_key_keepalive_s``: how often the user-data listen key is kept alive (Binance
@@ -58,6 +60,7 @@ class BinanceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     ws_url: str = PRODUCTION_WS_URL
     recv_window_ms: int = 5000
     depth_speed_ms: int = 100
+    trade_stream: str = "trade"
     depth_snapshot_limit: int = 1000
     max_buffered_diffs: int = 10_000
     listen_key_keepalive_s: int = 1800
@@ -73,6 +76,8 @@ class BinanceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         _check_url("rest_url", self.rest_url, ("https://", "http://"))
         _check_url("ws_url", self.ws_url, ("wss://", "ws://"))
         _check_int("recv_window_ms", self.recv_window_ms, 1, _MAX_RECV_WINDOW_MS)
+        if self.trade_stream not in ("trade", "aggTrade"):
+            raise ConfigError("trade_stream must be trade or aggTrade", key="trade_stream", value=self.trade_stream)
         if self.depth_speed_ms not in _DEPTH_SPEEDS_MS or isinstance(self.depth_speed_ms, bool):
             raise ConfigError(
                 "depth_speed_ms must be 100 or 1000",

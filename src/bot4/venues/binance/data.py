@@ -123,7 +123,7 @@ class BinanceDataClient:
         if symbol in self._books:
             return
         instrument = self._parser.instrument(symbol)
-        streams = market_streams(symbol, self.config.depth_speed_ms)
+        streams = market_streams(symbol, self.config.depth_speed_ms, self.config.trade_stream)
         self._books[symbol] = BookSync(
             instrument,
             stream=streams[-1],

@@ -95,10 +95,10 @@ def stream_name(symbol: str, kind: str) -> str:
     return f"{symbol.lower()}@{kind}"
 
 
-def market_streams(symbol: str, depth_speed_ms: int = 100) -> list[str]:
-    """The streams one instrument needs: trades, best bid/ask and depth diffs."""
+def market_streams(symbol: str, depth_speed_ms: int = 100, trade_stream: str = "trade") -> list[str]:
+    """The streams one instrument needs: trades (or aggregated trades), best bid/ask, depth diffs."""
     depth = "depth@100ms" if depth_speed_ms == 100 else "depth"
-    return [stream_name(symbol, kind) for kind in ("trade", "bookTicker", depth)]
+    return [stream_name(symbol, kind) for kind in (trade_stream, "bookTicker", depth)]
 
 
 def combined_stream_url(ws_url: str, streams: Sequence[str]) -> str:

@@ -135,8 +135,10 @@ class Rig:
         reconcile_on_reconnect: bool = False,
         write_ahead: DurabilityGate | None = None,
         write_ahead_timeout: float = 5.0,
+        trade_stream: str = "trade",
     ) -> None:
         self.server = BinanceServer([instrument()], events, server or server_config())
+        self.trade_stream = trade_stream
         self.limits = limits or BinanceRateLimits()
         self.keepalive_s = keepalive_s
         self.reconcile_on_reconnect = reconcile_on_reconnect
@@ -164,6 +166,7 @@ class Rig:
             symbols=["BTCUSDT"],
             listen_key_keepalive_s=self.keepalive_s,
             depth_snapshot_limit=100,
+            trade_stream=self.trade_stream,
         )
         self.http = BinanceHttpClient(
             self.config,

@@ -132,3 +132,20 @@ def test_forced_disconnects_report_gap_then_resync_and_the_book_is_right_again()
             assert rig.data.stats().stream is not None and rig.data.stats().stream.connects == 3
 
     run(body, timeout=40)
+
+
+def test_aggregated_trade_stream_delivers_trade_ticks_when_configured() -> None:
+    async def body() -> None:
+        async with Rig(first_events(3_000), trade_stream="aggTrade") as rig:
+            await rig.data.start()
+            await rig.data.wait_open(5)
+            rig.data.subscribe(rig.instrument.id)
+            await until(lambda: rig.data.stats().parser["control"] == 1, what="the subscription")
+            rig.server.start_replay()
+            await rig.server.wait_replay_done(20)
+            await until(lambda: any(isinstance(item, TradeTick) for item in rig.market), what="a trade")
+            (subscribe,) = [m.text for m in rig.server.ws_messages]
+            assert '"btcusdt@aggTrade"' in subscribe and '"btcusdt@trade"' not in subscribe
+            assert rig.data.stats().problems == 0 and rig.errors == []
+
+    run(body, timeout=40)
