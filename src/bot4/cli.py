@@ -58,6 +58,10 @@ _EXTERNAL: dict[str, tuple[str, str]] = {
     "orders": ("bot4.store.cli:orders_main", "list the orders a run stored"),
     "fills": ("bot4.store.cli:fills_main", "list the fills a run stored"),
     "positions": ("bot4.store.cli:positions_main", "list the positions a run stored"),
+    "status": ("bot4.node.status_cli:main", "show a running node's status"),
+    "paper": ("bot4.node.cli:paper_main", "paper-trade: the local exchange replaying the sample, or live data"),
+    "live": ("bot4.node.cli:live_main", "trade on a real venue (needs keys and an explicit confirmation)"),
+    "config": ("bot4.node.cli:config_main", "check a node config file, or print a commented example"),
 }
 
 
