@@ -2,8 +2,9 @@
 
 :class:`WriteAheadClient` wraps a live :class:`~bot4.execution.ports.VenueClient`. The execution
 engine publishes ``OrderSubmitted`` (which the recorder journals, with the order's spec) and
-then calls ``submit_order``; the wrapper notes the journal's last sequence number at that moment
-and forwards the order only once that entry is durable. Cancels and modifies wait their turn
+then calls ``submit_order``; the wrapper queues the order, reads the journal's last sequence
+number once the bus has delivered the intent, and forwards the order only once that entry is
+durable. Cancels and modifies wait their turn
 behind earlier submissions, so the venue sees commands in the order they were given. If the
 journal cannot make the intent durable within ``timeout`` the order is not sent: the engine
 gets an ``OrderRejected`` saying why. The added latency is what ``bot4 bench`` measures as
@@ -77,11 +78,10 @@ class WriteAheadClient:
                 await task
 
     def submit_order(self, order: Order) -> None:
-        seq = self._writer.last_seq
-        if self._queue.empty() and self._writer.is_durable(seq):
-            self._inner.submit_order(order)
-            self.sent += 1
-            return
+        # The intent is journaled when the bus delivers OrderSubmitted, which can be after this
+        # call when the order was placed from inside a bus handler (run-to-completion delivery).
+        # So the sequence to wait for is read by the forwarder, once this call chain has returned.
+        seq = -1
         try:
             deadline = asyncio.get_running_loop().time() + self._timeout
             self._queue.put_nowait(("submit", order, seq, (deadline,)))
@@ -111,6 +111,8 @@ class WriteAheadClient:
         while True:
             command, order, seq, args = await self._queue.get()
             if command == "submit":
+                if seq < 0:
+                    seq = self._writer.last_seq
                 try:
                     # The timeout runs from submission, not from reaching the head of the queue.
                     remaining = max(0.0, args[0] - asyncio.get_running_loop().time())

@@ -578,3 +578,44 @@ def test_write_ahead_refuses_orders_when_the_journal_cannot_keep_up(tmp_path: Pa
         await store.close()
 
     run(main())
+
+
+def test_order_placed_inside_a_bus_handler_still_waits_for_its_intent(tmp_path: Path) -> None:
+    """Run-to-completion delivery journals the intent after submit_order returns; the gate waits for it."""
+
+    async def main() -> None:
+        store = await Store.open(config(f"sqlite:///{tmp_path / 'h.db'}", tmp_path), node_id="n1")
+        await store.begin_run(mode="paper")
+        world = PaperWorld(store)
+        log: list[str] = []
+        spec_committed: list[bool] = []
+        inner = RecordingClient(world.venue, log)
+        original = inner.submit_order
+
+        def checked(order: Any) -> None:
+            rows = run_sync_rows(store, str(order.client_order_id))
+            spec_committed.append(rows > 0)
+            original(order)
+
+        inner.submit_order = checked  # type: ignore[method-assign]
+        gate = WriteAheadClient(inner, store.writer, world.execution.process, world.clock, timeout=5)
+        world.execution._clients[world.venue.venue] = gate
+        world.start()
+        await gate.start()
+        world.bus.subscribe("test.signal", lambda _msg: world.limit(BUY, "0.01", "59990.00"))
+        world.tick(60_000)
+        await store.writer.flush(5)  # everything journaled so far is durable
+        world.bus.publish("test.signal", object())  # the order is placed inside this delivery
+        for _ in range(200):
+            if log:
+                break
+            await asyncio.sleep(0.01)
+        assert len(log) == 1 and spec_committed == [True]
+        await gate.close()
+        await store.close()
+
+    def run_sync_rows(store: Store, cid: str) -> int:
+        with sqlite3.connect(tmp_path / "h.db") as conn:
+            return int(conn.execute("SELECT count(*) FROM orders WHERE client_order_id = ?", (cid,)).fetchone()[0])
+
+    run(main())
